@@ -1,0 +1,302 @@
+//! The wire contract: what the server encodes, the SPA decodes to the same value.
+
+use protocol::*;
+
+fn id(s: &str) -> WidgetId {
+    WidgetId::parse(s).expect("valid id")
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        widgets: vec![
+            Widget::new(
+                id("host.cpu"),
+                Some("CPU".into()),
+                WidgetValue::Gauge(Gauge {
+                    value: 12.5,
+                    min: 0.0,
+                    max: 100.0,
+                    unit: Some("%".into()),
+                }),
+                1_700_000_000_000,
+            ),
+            Widget::new(
+                id("orders"),
+                None,
+                WidgetValue::Number(Number {
+                    value: 42.0,
+                    unit: None,
+                    previous: Some(40.0),
+                }),
+                1_700_000_000_001,
+            ),
+        ],
+    }
+}
+
+fn every_value() -> Vec<WidgetValue> {
+    vec![
+        WidgetValue::Number(Number {
+            value: -3.25,
+            unit: Some("ms".into()),
+            previous: None,
+        }),
+        WidgetValue::Gauge(Gauge {
+            value: 7.0,
+            min: -10.0,
+            max: 10.0,
+            unit: None,
+        }),
+        WidgetValue::Series(Series {
+            lines: vec![SeriesLine {
+                name: "rx".into(),
+                points: vec![Point(1, 2.0), Point(2, 3.5)],
+            }],
+            window: 300,
+            unit: Some("B/s".into()),
+        }),
+        WidgetValue::List(List {
+            rows: vec![ListRow {
+                label: "1m".into(),
+                value: "0.50".into(),
+            }],
+        }),
+        WidgetValue::Status(Status {
+            level: StatusLevel::Warn,
+            message: Some("disk 91%".into()),
+        }),
+        WidgetValue::Text(Text {
+            text: "deployed v1.2 ✓".into(),
+        }),
+    ]
+}
+
+fn every_event() -> Vec<ServerEvent> {
+    let epoch = "a1b2c3".to_string();
+    let last = Some(EventId {
+        epoch: epoch.clone(),
+        seq: 17,
+    });
+    let mut events = vec![
+        ServerEvent::Init(Init {
+            protocol_version: PROTOCOL_VERSION,
+            epoch: epoch.clone(),
+            last_event_id: last.clone(),
+            heartbeat_ms: 15_000,
+            snapshot: snapshot(),
+        }),
+        ServerEvent::Remove(Remove { id: id("orders") }),
+        ServerEvent::Reset(Reset {
+            epoch,
+            last_event_id: last,
+            snapshot: snapshot(),
+        }),
+        ServerEvent::Heartbeat(Heartbeat {
+            server_time: 1_700_000_000_000,
+        }),
+        ServerEvent::Shutdown(Shutdown {
+            reconnect_after_ms: 500,
+        }),
+    ];
+    for value in every_value() {
+        events.push(ServerEvent::Update(Update {
+            id: id("w-1"),
+            title: Some("W".into()),
+            value,
+            at: 5,
+        }));
+    }
+    events
+}
+
+#[test]
+fn every_variant_round_trips_through_encode_and_decode() {
+    for event in every_event() {
+        let encoded = event.encode().expect("encodes");
+        assert_eq!(encoded.name, event.name());
+        let decoded = ServerEvent::decode(encoded.name, &encoded.data).expect("decodes");
+        assert_eq!(decoded, event, "round trip of {}", encoded.data);
+    }
+}
+
+#[test]
+fn event_names_are_stable() {
+    let names: Vec<&str> = every_event().iter().map(ServerEvent::name).collect();
+    for expected in ["init", "update", "remove", "reset", "heartbeat", "shutdown"] {
+        assert!(names.contains(&expected), "{expected} missing");
+    }
+    assert_eq!(
+        ServerEvent::NAMES,
+        ["init", "update", "remove", "reset", "heartbeat", "shutdown"]
+    );
+}
+
+#[test]
+fn wire_format_is_as_documented() {
+    let event = ServerEvent::Update(Update {
+        id: id("orders"),
+        title: None,
+        value: WidgetValue::Number(Number {
+            value: 42.0,
+            unit: None,
+            previous: None,
+        }),
+        at: 9,
+    });
+    assert_eq!(
+        event.encode().unwrap().data,
+        r#"{"id":"orders","value":{"kind":"number","value":42.0},"at":9}"#
+    );
+}
+
+#[test]
+fn unknown_fields_are_ignored() {
+    let data = r#"{"server_time": 12, "added_in_v9": {"x": [1, 2]}}"#;
+    let event = ServerEvent::decode("heartbeat", data).expect("decodes");
+    assert_eq!(event, ServerEvent::Heartbeat(Heartbeat { server_time: 12 }));
+
+    let data = r#"{"id":"a","value":{"kind":"gauge","value":1,"future":true},"at":1,"extra":1}"#;
+    assert!(ServerEvent::decode("update", data).is_ok());
+}
+
+#[test]
+fn unknown_widget_kind_decodes_as_unknown() {
+    let data = r#"{"id":"a","value":{"kind":"hologram","depth":3},"at":1}"#;
+    match ServerEvent::decode("update", data).expect("decodes") {
+        ServerEvent::Update(u) => assert_eq!(u.value, WidgetValue::Unknown),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_payloads_are_errors_not_panics() {
+    let cases = [
+        ("init", ""),
+        ("init", "{"),
+        ("update", "null"),
+        (
+            "update",
+            r#"{"id":"BAD ID","value":{"kind":"text","text":""},"at":1}"#,
+        ),
+        (
+            "update",
+            r#"{"id":"a","value":{"kind":"number","value":"x"},"at":1}"#,
+        ),
+        ("heartbeat", "[]"),
+        (
+            "reset",
+            r#"{"epoch":"e","last_event_id":"no-dash-number","snapshot":{"widgets":[]}}"#,
+        ),
+        ("shutdown", "\u{0}"),
+    ];
+    for (name, data) in cases {
+        assert!(
+            matches!(
+                ServerEvent::decode(name, data),
+                Err(DecodeError::Malformed { .. })
+            ),
+            "{name} {data:?} should be malformed"
+        );
+    }
+    assert!(matches!(
+        ServerEvent::decode("nope", "{}"),
+        Err(DecodeError::UnknownEvent(_))
+    ));
+}
+
+#[test]
+fn widget_ids_are_validated() {
+    for good in ["a", "host.cpu", "0-x_y.z", &"a".repeat(64)] {
+        assert!(WidgetId::parse(good).is_ok(), "{good}");
+    }
+    for bad in ["", "A", "-a", ".a", "a b", "a/b", "é", &"a".repeat(65)] {
+        assert!(WidgetId::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn event_ids_parse_and_print() {
+    let parsed: EventId = "ff00-42".parse().unwrap();
+    assert_eq!(
+        parsed,
+        EventId {
+            epoch: "ff00".into(),
+            seq: 42
+        }
+    );
+    assert_eq!(parsed.to_string(), "ff00-42");
+    for bad in ["", "42", "-42", "ff-", "ff-x", "f f-1", "ff--1"] {
+        assert!(bad.parse::<EventId>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn series_updates_append_within_the_window() {
+    let mut snapshot = Snapshot::default();
+    let series = |points: Vec<Point>| {
+        WidgetValue::Series(Series {
+            lines: vec![SeriesLine {
+                name: "cpu".into(),
+                points,
+            }],
+            window: 3,
+            unit: None,
+        })
+    };
+    let update = |points, at| Update {
+        id: id("s"),
+        title: None,
+        value: series(points),
+        at,
+    };
+    snapshot.apply_update(update(vec![Point(1, 1.0), Point(2, 2.0)], 2));
+    snapshot.apply_update(update(vec![Point(3, 3.0), Point(4, 4.0)], 4));
+    let widget = snapshot.get("s").unwrap();
+    assert_eq!(
+        widget.value,
+        series(vec![Point(2, 2.0), Point(3, 3.0), Point(4, 4.0)])
+    );
+    assert_eq!(widget.updated_at, 4);
+}
+
+#[test]
+fn numbers_remember_the_previous_value() {
+    let old = WidgetValue::Number(Number {
+        value: 1.0,
+        unit: None,
+        previous: None,
+    });
+    let mut new = WidgetValue::Number(Number {
+        value: 2.0,
+        unit: None,
+        previous: None,
+    });
+    new.complete_from(&old);
+    assert_eq!(
+        new,
+        WidgetValue::Number(Number {
+            value: 2.0,
+            unit: None,
+            previous: Some(1.0)
+        })
+    );
+}
+
+#[test]
+fn remove_and_kind_change() {
+    let mut snapshot = snapshot();
+    snapshot.apply_update(Update {
+        id: id("orders"),
+        title: None,
+        value: WidgetValue::Text(Text { text: "x".into() }),
+        at: 1,
+    });
+    assert_eq!(
+        snapshot.get("orders").unwrap().value,
+        WidgetValue::Text(Text { text: "x".into() })
+    );
+    assert_eq!(snapshot.get("orders").unwrap().title, None);
+    snapshot.remove(&id("orders"));
+    assert!(snapshot.get("orders").is_none());
+    assert_eq!(snapshot.widgets.len(), 1);
+}
