@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Installs everything Pulseboard's build and tests need, idempotently: each
+# step first checks whether its tool is already there at the right version,
+# so a second run takes seconds. Safe to run from any directory, without a
+# terminal (CI=true), as root or as a sudo-capable user.
+#
+#   1. Debian packages: a Chromium for the e2e test, chromedriver, build tools.
+#   2. The wasm32 route: rustup's target, or Debian's rustc-web as a fallback.
+#      The choice goes to .tools/wasm-env.sh for run.sh / test.sh / dev.sh.
+#   3. trunk 0.21.14 and wasm-bindgen-cli at the version in Cargo.lock.
+#   4. wasm-opt (npm binaryen@123.0.0) into .tools/.
+#   5. The e2e test's node packages (frontend/e2e).
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+TRUNK_VERSION=0.21.14
+BINARYEN_VERSION=123.0.0
+WASM_TARGET=wasm32-unknown-unknown
+
+started=$(now)
+
+# --- 1. Debian packages ------------------------------------------------------
+# Checked by command rather than by package name, so a machine that has the
+# tool some other way (e.g. GitHub's runner images ship Chromium) is left alone.
+apt_updated=false
+apt_install() {
+	if [ "$apt_updated" = false ]; then
+		log "apt-get update"
+		as_root apt-get update -qq
+		apt_updated=true
+	fi
+	log "apt-get install $*"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+have_chromium() {
+	local bin
+	for bin in "${CHROMIUM_BIN:-}" /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do
+		[ -n "$bin" ] && [ -x "$bin" ] && return 0
+	done
+	return 1
+}
+
+missing=()
+have_chromium || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v gzip >/dev/null 2>&1 || missing+=(gzip)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${#missing[@]}" -gt 0 ]; then
+	apt_install "${missing[@]}"
+else
+	log "system packages: present (chromium, chromedriver, cc, pkg-config, gzip, node, npm)"
+fi
+
+# --- 2. wasm32 route -----------------------------------------------------------
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup first"
+
+# fmt and clippy are part of test.sh; minimal rustup profiles lack them.
+if command -v rustup >/dev/null 2>&1; then
+	for comp in rustfmt clippy; do
+		if ! rustup component list --installed 2>/dev/null | grep -q "^$comp"; then
+			log "rustup component add $comp"
+			rustup component add "$comp"
+		fi
+	done
+fi
+
+write_wasm_env() {
+	mkdir -p "$TOOLS_DIR"
+	printf '# Written by scripts/setup.sh: how to build the wasm32 bundle here.\nPULSEBOARD_WASM_ROUTE=%s\n' "$1" >"$WASM_ENV_FILE.tmp"
+	mv "$WASM_ENV_FILE.tmp" "$WASM_ENV_FILE"
+}
+
+route=""
+if command -v rustup >/dev/null 2>&1; then
+	if rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"; then
+		route=rustup
+	else
+		log "rustup target add $WASM_TARGET (60 s limit)"
+		if timeout 60 rustup target add "$WASM_TARGET"; then
+			route=rustup
+		else
+			warn "rustup could not add $WASM_TARGET; falling back to Debian's rustc-web"
+		fi
+	fi
+fi
+if [ -z "$route" ]; then
+	# Debian's Rust 1.96 builds std for wasm32 from source (nightly-only
+	# build-std, unlocked with RUSTC_BOOTSTRAP); rust-lld needs lld-22.
+	deb_missing=()
+	for pkg in rustc-web cargo-web rust-web-src lld-22; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || deb_missing+=("$pkg")
+	done
+	if [ "${#deb_missing[@]}" -gt 0 ]; then
+		apt_install "${deb_missing[@]}"
+	fi
+	route=debian
+fi
+if [ ! -f "$WASM_ENV_FILE" ] || ! grep -qx "PULSEBOARD_WASM_ROUTE=$route" "$WASM_ENV_FILE"; then
+	write_wasm_env "$route"
+fi
+log "wasm route: $route (recorded in ${WASM_ENV_FILE#"$ROOT"/})"
+
+# --- 3. cargo-installed tools --------------------------------------------------
+installed_version() { # prints the second word of `$1 --version`, or nothing
+	"$1" --version 2>/dev/null | awk 'NR == 1 { print $2 }' || true
+}
+
+have=$(installed_version trunk)
+if [ "$have" = "$TRUNK_VERSION" ]; then
+	log "trunk $have: present"
+else
+	log "cargo install trunk $TRUNK_VERSION (was: ${have:-none}; takes ~10 min cold)"
+	cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+# The CLI must match the wasm-bindgen library exactly, so take its version from
+# Cargo.lock. No --locked: for 0.2.130 its lockfile pins a crate version
+# (webpki-roots 1.0.11) that the registry lacks; the unlocked resolve builds.
+wbg_version=$(awk '
+	$0 == "name = \"wasm-bindgen\"" { found = 1; next }
+	found && /^version = / { gsub(/"/, "", $3); print $3; exit }
+	/^\[\[package\]\]/ { found = 0 }
+' "$ROOT/Cargo.lock")
+if [ -z "$wbg_version" ]; then
+	warn "no wasm-bindgen in Cargo.lock yet; skipping wasm-bindgen-cli"
+else
+	have=$(installed_version wasm-bindgen)
+	if [ "$have" = "$wbg_version" ]; then
+		log "wasm-bindgen-cli $have: present"
+	else
+		log "cargo install wasm-bindgen-cli =$wbg_version (was: ${have:-none}; takes ~4 min cold)"
+		cargo install wasm-bindgen-cli --version "=$wbg_version"
+	fi
+fi
+
+# --- 4. wasm-opt ------------------------------------------------------------------
+# Debian's binaryen (108) cannot read current rustc output; npm's binaryen
+# package runs wasm-opt under Node and needs no download beyond the registry.
+wasm_opt="$TOOLS_DIR/node_modules/.bin/wasm-opt"
+if [ -x "$wasm_opt" ] && "$wasm_opt" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+	log "wasm-opt $("$wasm_opt" --version | head -n1): present"
+else
+	log "npm install binaryen@$BINARYEN_VERSION into .tools/"
+	mkdir -p "$TOOLS_DIR"
+	[ -f "$TOOLS_DIR/package.json" ] || printf '{ "private": true }\n' >"$TOOLS_DIR/package.json"
+	npm install --prefix "$TOOLS_DIR" --no-audit --no-fund --save-exact "binaryen@$BINARYEN_VERSION"
+fi
+
+# --- 5. e2e node packages --------------------------------------------------------
+e2e="$ROOT/frontend/e2e"
+if [ -f "$e2e/package-lock.json" ]; then
+	stamp="$e2e/node_modules/.pulseboard-lock.sha256"
+	want=$(sha256sum "$e2e/package-lock.json" | cut -d' ' -f1)
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+		log "e2e node_modules: up to date"
+	else
+		log "npm ci in frontend/e2e"
+		(cd "$e2e" && npm ci --no-audit --no-fund)
+		printf '%s\n' "$want" >"$stamp"
+	fi
+else
+	warn "frontend/e2e/package-lock.json missing; skipping npm ci"
+fi
+
+log "setup done in $(($(now) - started)) s"
