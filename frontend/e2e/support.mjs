@@ -1,0 +1,149 @@
+// Helpers for the e2e tests: start the real server binary, find Chromium.
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The server binary: $PULSEBOARD_BIN, else the newest of target/{debug,release}/pulseboard. */
+export function serverBinary() {
+  if (process.env.PULSEBOARD_BIN) return process.env.PULSEBOARD_BIN;
+  const targetDir = resolve(repoRoot, process.env.CARGO_TARGET_DIR ?? 'target');
+  const candidates = ['debug', 'release']
+    .map((profile) => resolve(targetDir, profile, 'pulseboard'))
+    .filter((path) => existsSync(path))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (candidates.length === 0) {
+    throw new Error(
+      `no server binary in ${targetDir}/{debug,release}: run \`cargo build -p pulseboard-server\` or set PULSEBOARD_BIN`,
+    );
+  }
+  return candidates[0];
+}
+
+/** Debian's Chromium (never a Playwright-downloaded browser); $CHROMIUM_BIN overrides. */
+export function chromiumExecutable() {
+  const candidates = [
+    process.env.CHROMIUM_BIN,
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+  ].filter(Boolean);
+  const found = candidates.find((path) => existsSync(path));
+  if (!found) throw new Error(`no Chromium found (tried ${candidates.join(', ')}): run scripts/setup.sh`);
+  return found;
+}
+
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const LISTENING = /Pulseboard listening on (http:\/\/\S+)/;
+
+/**
+ * Starts the server on a free port (`--addr 127.0.0.1:0`) and resolves once it
+ * prints the address it bound. Returns { url, stop, output }: `stop()` ends it
+ * (SIGTERM, then SIGKILL after 5 s); `output()` is its recent stdout+stderr,
+ * for failure messages.
+ */
+export function startServer({ extraArgs = [], timeoutMs = 30_000 } = {}) {
+  const bin = serverBinary();
+  const staticDir = process.env.PULSEBOARD_STATIC_DIR ?? resolve(repoRoot, 'frontend', 'dist');
+  const args = [
+    '--addr', '127.0.0.1:0',
+    '--static-dir', staticDir,
+    '--sample-interval', '250ms',
+    '--heartbeat-interval', '1s',
+    ...extraArgs,
+  ];
+  const child = spawn(bin, args, {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+  });
+
+  // Keep the tail of the server's output (and keep draining the pipes, so the
+  // server never blocks on a full pipe).
+  let log = '';
+  const keep = (chunk) => {
+    log = (log + chunk.toString()).slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const output = () => `--- server output (${bin} ${args.join(' ')}) ---\n${log}`;
+
+  let exited = false;
+  const exitedPromise = new Promise((resolveExit) => {
+    child.on('exit', (code, signal) => {
+      exited = true;
+      resolveExit({ code, signal });
+    });
+    // A spawn failure (e.g. no such binary) emits 'error' and never 'exit'.
+    child.on('error', (error) => {
+      exited = true;
+      resolveExit({ error });
+    });
+  });
+  // Backstop: never leave the server running if the test process dies.
+  const killOnExit = () => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    if (exited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exitedPromise;
+    clearTimeout(timer);
+  };
+
+  const ready = new Promise((resolveUrl, reject) => {
+    let lineBuffer = '';
+    const onData = (chunk) => {
+      lineBuffer += chunk.toString();
+      const match = lineBuffer.match(LISTENING);
+      if (match) {
+        cleanup();
+        resolveUrl(match[1].replace(/\/+$/, ''));
+      }
+    };
+    const onExit = (code, signal) => {
+      cleanup();
+      reject(new Error(`server exited (code ${code}, signal ${signal}) before listening\n${output()}`));
+    };
+    const onError = (err) => {
+      cleanup();
+      reject(new Error(`could not start ${bin}: ${err.message}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`server did not print "Pulseboard listening on ..." within ${timeoutMs} ms\n${output()}`));
+    }, timeoutMs);
+    function cleanup() {
+      clearTimeout(timer);
+      child.stdout.off('data', onData);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    }
+    child.stdout.on('data', onData);
+    child.on('exit', onExit);
+    child.on('error', onError);
+  });
+
+  return ready.then(
+    (url) => ({ url, stop, output }),
+    async (err) => {
+      await stop();
+      throw err;
+    },
+  );
+}
