@@ -10,6 +10,7 @@
 #   3. trunk 0.21.14 and wasm-bindgen-cli at the version in Cargo.lock.
 #   4. wasm-opt (npm binaryen@123.0.0) into .tools/.
 #   5. The e2e test's node packages (frontend/e2e).
+#   6. cargo fetch, so the --offline wasm build has every crate it needs.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -165,6 +166,20 @@ if [ -f "$e2e/package-lock.json" ]; then
 	fi
 else
 	warn "frontend/e2e/package-lock.json missing; skipping npm ci"
+fi
+
+# --- 6. crates for the offline wasm build -------------------------------------------
+# `trunk build --offline` also passes --offline to cargo, so every crate the
+# wasm32 build needs must already be in cargo's cache. `cargo fetch` gets the
+# workspace's crates for all targets (a no-op when they are there); on the
+# Debian route, std's own dependencies too (build-std compiles std from source
+# with library/Cargo.lock).
+log "cargo fetch (workspace crates for every target)"
+(cd "$ROOT" && cargo fetch --quiet)
+if [ "$route" = debian ]; then
+	log "cargo fetch std's dependencies (Debian route)"
+	(cd "$ROOT" && /usr/bin/cargo fetch --quiet --manifest-path /usr/lib/rustlib/src/rust/library/Cargo.toml) ||
+		warn "could not fetch std's dependencies; the first wasm build may need to run without --offline"
 fi
 
 log "setup done in $(($(now) - started)) s"
