@@ -1,1 +1,15 @@
+//! Pulseboard's browser app.
+//!
+//! - [`stream`]: the tab's single EventSource and the store it feeds (context);
+//! - [`state`]: the store's state and reducer (pure, tested natively);
+//! - [`format`], [`chart`]: text and geometry for the views (pure, tested);
+//! - [`components`]: the views, one file per widget kind.
 
+pub mod app;
+pub mod chart;
+pub mod components;
+pub mod format;
+pub mod state;
+pub mod stream;
+
+pub use app::App;

@@ -1,0 +1,468 @@
+//! The dashboard's state and the reducer that folds server events into it.
+//!
+//! Pure Rust: no web APIs, times are passed in, so every rule is unit-tested
+//! natively. The `stream` module turns EventSource traffic into [`Action`]s; the
+//! components only read [`DashboardState`].
+
+use std::rc::Rc;
+
+use protocol::{EventId, ServerEvent, Snapshot};
+use yew::Reducible;
+
+/// What the badge in the header shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConnectionState {
+    /// No `init` has arrived yet on any connection.
+    #[default]
+    Connecting,
+    /// The stream delivers events.
+    Live,
+    /// The connection dropped (or the server said it is going away) and a new
+    /// one is being made; the dashboard shows the last known values meanwhile.
+    Reconnecting,
+}
+
+impl ConnectionState {
+    /// The value of the badge's `data-state` attribute (part of the DOM contract).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Live => "live",
+            ConnectionState::Reconnecting => "reconnecting",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectionState::Connecting => "Connecting",
+            ConnectionState::Live => "Live",
+            ConnectionState::Reconnecting => "Reconnecting",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DashboardState {
+    /// The widgets, in display order.
+    pub snapshot: Snapshot,
+    pub connection: ConnectionState,
+    /// The server epoch of the last `init`/`reset`; `None` until the first one.
+    pub epoch: Option<String>,
+    /// Id of the last state-changing event folded into `snapshot`.
+    pub last_event_id: Option<EventId>,
+    /// When the last event of any kind arrived, in ms of the browser's clock.
+    pub last_event_at: Option<f64>,
+    /// The interval the server promised heartbeats at (from `init`).
+    pub heartbeat_ms: Option<u64>,
+    /// Server clock minus browser clock, from the last heartbeat, so widget
+    /// ages ("updated 3m ago") are not skewed by a wrong client clock.
+    pub clock_offset_ms: f64,
+}
+
+/// Everything that can change the state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A decoded server event. `id` is the SSE `id:` it came with (the browser's
+    /// `lastEventId`), `at_ms` the browser time it arrived.
+    Received {
+        event: ServerEvent,
+        id: Option<EventId>,
+        at_ms: f64,
+    },
+    /// The connection failed: an `error` event while the browser retries, a
+    /// fatal close, or no heartbeat for too long.
+    ConnectionLost,
+}
+
+impl DashboardState {
+    /// Whether an `init` (or `reset`) has ever been applied; until then the
+    /// dashboard shows a placeholder.
+    pub fn has_snapshot(&self) -> bool {
+        self.epoch.is_some()
+    }
+
+    /// Applies one action. Returns whether anything changed, so the reducer can
+    /// skip a re-render for no-ops.
+    pub fn apply(&mut self, action: Action) -> bool {
+        match action {
+            Action::ConnectionLost => {
+                if self.connection == ConnectionState::Live {
+                    self.connection = ConnectionState::Reconnecting;
+                    true
+                } else {
+                    // Before the first init we are still "connecting"; once
+                    // reconnecting, more errors change nothing.
+                    false
+                }
+            }
+            Action::Received { event, id, at_ms } => {
+                self.last_event_at = Some(at_ms);
+                self.receive(event, id, at_ms);
+                true
+            }
+        }
+    }
+
+    fn receive(&mut self, event: ServerEvent, id: Option<EventId>, at_ms: f64) {
+        match event {
+            ServerEvent::Init(init) => {
+                self.heartbeat_ms = Some(init.heartbeat_ms);
+                self.replace(init.epoch, init.last_event_id, init.snapshot);
+            }
+            ServerEvent::Reset(reset) => {
+                self.replace(reset.epoch, reset.last_event_id, reset.snapshot);
+            }
+            ServerEvent::Update(update) => {
+                if self.mark_applied(id) {
+                    self.snapshot.apply_update(update);
+                }
+                self.data_flows();
+            }
+            ServerEvent::Remove(remove) => {
+                if self.mark_applied(id) {
+                    self.snapshot.remove(&remove.id);
+                }
+                self.data_flows();
+            }
+            ServerEvent::Heartbeat(heartbeat) => {
+                self.clock_offset_ms = heartbeat.server_time as f64 - at_ms;
+                self.data_flows();
+            }
+            ServerEvent::Shutdown(_) => {
+                // The server closes the stream next; the browser reconnects.
+                if self.has_snapshot() {
+                    self.connection = ConnectionState::Reconnecting;
+                }
+            }
+        }
+    }
+
+    fn replace(&mut self, epoch: String, last_event_id: Option<EventId>, snapshot: Snapshot) {
+        self.snapshot = snapshot;
+        self.epoch = Some(epoch);
+        self.last_event_id = last_event_id;
+        self.connection = ConnectionState::Live;
+    }
+
+    /// Events flowing after a reconnect prove the stream works again, even if the
+    /// server resumed by replaying instead of starting with `init`.
+    fn data_flows(&mut self) {
+        if self.has_snapshot() {
+            self.connection = ConnectionState::Live;
+        }
+    }
+
+    /// Records a state-changing event's id. Returns `false` for an event that is
+    /// already folded into the snapshot (same epoch, sequence not newer): a
+    /// replay after a reconnect must not append a series' points twice.
+    fn mark_applied(&mut self, id: Option<EventId>) -> bool {
+        let Some(id) = id else { return true };
+        if let Some(last) = &self.last_event_id {
+            if last.epoch == id.epoch && id.seq <= last.seq {
+                return false;
+            }
+        }
+        self.last_event_id = Some(id);
+        true
+    }
+}
+
+impl Reducible for DashboardState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = Rc::unwrap_or_clone(self.clone());
+        if next.apply(action) {
+            Rc::new(next)
+        } else {
+            self
+        }
+    }
+}
+
+/// Whether a connection is presumed dead: nothing (not even a heartbeat) for
+/// two and a half heartbeat intervals since `last_seen_ms`. Without a known
+/// interval (no `init` yet) there is nothing to judge by.
+pub fn heartbeat_overdue(last_seen_ms: f64, heartbeat_ms: Option<u64>, now_ms: f64) -> bool {
+    match heartbeat_ms {
+        Some(interval) if interval > 0 => now_ms - last_seen_ms > interval as f64 * 2.5,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{
+        Gauge, Heartbeat, Init, Number, Point, Remove, Reset, Series, SeriesLine, Shutdown, Update,
+        Widget, WidgetId, WidgetValue,
+    };
+
+    fn id(s: &str) -> WidgetId {
+        WidgetId::parse(s).unwrap()
+    }
+
+    fn eid(epoch: &str, seq: u64) -> EventId {
+        EventId {
+            epoch: epoch.to_owned(),
+            seq,
+        }
+    }
+
+    fn number(v: f64) -> WidgetValue {
+        WidgetValue::Number(Number {
+            value: v,
+            unit: None,
+            previous: None,
+        })
+    }
+
+    fn series(points: &[(i64, f64)]) -> WidgetValue {
+        WidgetValue::Series(Series {
+            lines: vec![SeriesLine {
+                name: "cpu".to_owned(),
+                points: points.iter().map(|&(t, v)| Point(t, v)).collect(),
+            }],
+            window: 3,
+            unit: Some("%".to_owned()),
+        })
+    }
+
+    fn init(epoch: &str, last: Option<EventId>, widgets: Vec<Widget>) -> ServerEvent {
+        ServerEvent::Init(Init {
+            protocol_version: protocol::PROTOCOL_VERSION,
+            epoch: epoch.to_owned(),
+            last_event_id: last,
+            heartbeat_ms: 15_000,
+            snapshot: Snapshot { widgets },
+        })
+    }
+
+    fn update(widget: &str, value: WidgetValue, at: i64) -> ServerEvent {
+        ServerEvent::Update(Update {
+            id: id(widget),
+            title: None,
+            value,
+            at,
+        })
+    }
+
+    fn received(event: ServerEvent, id: Option<EventId>) -> Action {
+        Action::Received {
+            event,
+            id,
+            at_ms: 1_000.0,
+        }
+    }
+
+    fn live_with(widgets: Vec<Widget>) -> DashboardState {
+        let mut state = DashboardState::default();
+        state.apply(received(init("ep1", Some(eid("ep1", 10)), widgets), None));
+        state
+    }
+
+    fn value_of(state: &DashboardState, widget: &str) -> WidgetValue {
+        state.snapshot.get(widget).unwrap().value.clone()
+    }
+
+    #[test]
+    fn starts_connecting_without_a_snapshot() {
+        let state = DashboardState::default();
+        assert_eq!(state.connection, ConnectionState::Connecting);
+        assert!(!state.has_snapshot());
+        assert_eq!(state.connection.as_str(), "connecting");
+    }
+
+    #[test]
+    fn init_replaces_the_snapshot_and_goes_live() {
+        let w = Widget::new(id("orders"), None, number(1.0), 5);
+        let state = live_with(vec![w.clone()]);
+        assert_eq!(state.connection, ConnectionState::Live);
+        assert_eq!(state.snapshot.widgets, vec![w]);
+        assert_eq!(state.epoch.as_deref(), Some("ep1"));
+        assert_eq!(state.last_event_id, Some(eid("ep1", 10)));
+        assert_eq!(state.heartbeat_ms, Some(15_000));
+        assert_eq!(state.last_event_at, Some(1_000.0));
+    }
+
+    #[test]
+    fn update_merges_and_appends_new_widgets_in_order() {
+        let mut state = live_with(vec![Widget::new(id("a"), None, number(1.0), 5)]);
+        state.apply(received(update("b", number(7.0), 6), Some(eid("ep1", 11))));
+        state.apply(received(update("a", number(2.0), 7), Some(eid("ep1", 12))));
+        let ids: Vec<_> = state
+            .snapshot
+            .widgets
+            .iter()
+            .map(|w| w.id.as_str())
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(value_of(&state, "a"), number(2.0));
+        assert_eq!(state.snapshot.get("a").unwrap().updated_at, 7);
+        assert_eq!(state.last_event_id, Some(eid("ep1", 12)));
+    }
+
+    #[test]
+    fn series_updates_append_within_the_window() {
+        let mut state = live_with(vec![Widget::new(
+            id("cpu"),
+            None,
+            series(&[(1, 1.0), (2, 2.0)]),
+            2,
+        )]);
+        state.apply(received(
+            update("cpu", series(&[(3, 3.0), (4, 4.0)]), 4),
+            Some(eid("ep1", 11)),
+        ));
+        assert_eq!(
+            value_of(&state, "cpu"),
+            series(&[(2, 2.0), (3, 3.0), (4, 4.0)])
+        );
+    }
+
+    #[test]
+    fn replayed_events_are_not_applied_twice() {
+        let mut state = live_with(vec![Widget::new(id("cpu"), None, series(&[(1, 1.0)]), 1)]);
+        // Already folded into init's snapshot (last id 10).
+        state.apply(received(
+            update("cpu", series(&[(1, 1.0)]), 1),
+            Some(eid("ep1", 10)),
+        ));
+        assert_eq!(value_of(&state, "cpu"), series(&[(1, 1.0)]));
+        state.apply(received(
+            update("cpu", series(&[(2, 2.0)]), 2),
+            Some(eid("ep1", 11)),
+        ));
+        state.apply(received(
+            update("cpu", series(&[(2, 2.0)]), 2),
+            Some(eid("ep1", 11)),
+        ));
+        assert_eq!(value_of(&state, "cpu"), series(&[(1, 1.0), (2, 2.0)]));
+        // Another epoch's ids are not comparable: applied.
+        state.apply(received(
+            update("cpu", series(&[(3, 3.0)]), 3),
+            Some(eid("ep2", 1)),
+        ));
+        assert_eq!(
+            value_of(&state, "cpu"),
+            series(&[(1, 1.0), (2, 2.0), (3, 3.0)])
+        );
+    }
+
+    #[test]
+    fn events_without_an_id_are_applied() {
+        let mut state = live_with(vec![]);
+        state.apply(received(update("a", number(1.0), 1), None));
+        assert_eq!(value_of(&state, "a"), number(1.0));
+        assert_eq!(state.last_event_id, Some(eid("ep1", 10)));
+    }
+
+    #[test]
+    fn remove_deletes_the_widget() {
+        let mut state = live_with(vec![
+            Widget::new(id("a"), None, number(1.0), 1),
+            Widget::new(id("b"), None, number(2.0), 1),
+        ]);
+        state.apply(received(
+            ServerEvent::Remove(Remove { id: id("a") }),
+            Some(eid("ep1", 11)),
+        ));
+        assert!(state.snapshot.get("a").is_none());
+        assert_eq!(state.snapshot.widgets.len(), 1);
+    }
+
+    #[test]
+    fn reset_replaces_everything_from_another_epoch() {
+        let mut state = live_with(vec![Widget::new(id("old"), None, number(1.0), 1)]);
+        let gauge = WidgetValue::Gauge(Gauge {
+            value: 3.0,
+            min: 0.0,
+            max: 10.0,
+            unit: None,
+        });
+        state.apply(received(
+            ServerEvent::Reset(Reset {
+                epoch: "ep2".to_owned(),
+                last_event_id: Some(eid("ep2", 4)),
+                snapshot: Snapshot {
+                    widgets: vec![Widget::new(id("new"), None, gauge, 9)],
+                },
+            }),
+            None,
+        ));
+        assert!(state.snapshot.get("old").is_none());
+        assert!(state.snapshot.get("new").is_some());
+        assert_eq!(state.epoch.as_deref(), Some("ep2"));
+        assert_eq!(state.last_event_id, Some(eid("ep2", 4)));
+        // Reset keeps the heartbeat interval from init.
+        assert_eq!(state.heartbeat_ms, Some(15_000));
+    }
+
+    #[test]
+    fn connection_loss_and_recovery() {
+        let mut state = DashboardState::default();
+        // Errors before the first init: still connecting, and no re-render.
+        assert!(!state.apply(Action::ConnectionLost));
+        assert_eq!(state.connection, ConnectionState::Connecting);
+
+        state = live_with(vec![]);
+        assert!(state.apply(Action::ConnectionLost));
+        assert_eq!(state.connection, ConnectionState::Reconnecting);
+        assert!(!state.apply(Action::ConnectionLost));
+
+        // The browser reconnected and the server starts with init again.
+        state.apply(received(init("ep1", Some(eid("ep1", 20)), vec![]), None));
+        assert_eq!(state.connection, ConnectionState::Live);
+
+        // Or it only replays: data flowing is proof enough.
+        state.apply(Action::ConnectionLost);
+        state.apply(received(update("a", number(1.0), 1), Some(eid("ep1", 21))));
+        assert_eq!(state.connection, ConnectionState::Live);
+    }
+
+    #[test]
+    fn shutdown_means_reconnecting() {
+        let mut state = live_with(vec![]);
+        state.apply(received(
+            ServerEvent::Shutdown(Shutdown {
+                reconnect_after_ms: 500,
+            }),
+            None,
+        ));
+        assert_eq!(state.connection, ConnectionState::Reconnecting);
+    }
+
+    #[test]
+    fn heartbeat_records_time_and_clock_offset() {
+        let mut state = live_with(vec![]);
+        state.apply(Action::Received {
+            event: ServerEvent::Heartbeat(Heartbeat {
+                server_time: 10_500,
+            }),
+            id: None,
+            at_ms: 10_000.0,
+        });
+        assert_eq!(state.last_event_at, Some(10_000.0));
+        assert_eq!(state.clock_offset_ms, 500.0);
+    }
+
+    #[test]
+    fn reducer_skips_rerender_for_no_ops() {
+        let state = Rc::new(DashboardState::default());
+        let next = state.clone().reduce(Action::ConnectionLost);
+        assert!(Rc::ptr_eq(&state, &next));
+        let next = state
+            .clone()
+            .reduce(received(init("e", None, vec![]), None));
+        assert!(!Rc::ptr_eq(&state, &next));
+        assert_eq!(next.connection, ConnectionState::Live);
+    }
+
+    #[test]
+    fn overdue_after_two_and_a_half_heartbeats() {
+        assert!(!heartbeat_overdue(0.0, None, 1e9));
+        assert!(!heartbeat_overdue(0.0, Some(0), 1e9));
+        assert!(!heartbeat_overdue(1_000.0, Some(1_000), 3_500.0));
+        assert!(heartbeat_overdue(1_000.0, Some(1_000), 3_501.0));
+    }
+}
