@@ -1,0 +1,13 @@
+//! The views. Each widget kind has its own file; [`widget::WidgetCard`] picks
+//! the right one, [`dashboard::Dashboard`] lays the cards out.
+
+pub mod badge;
+pub mod dashboard;
+pub mod gauge;
+pub mod list;
+pub mod number;
+pub mod series;
+pub mod status;
+pub mod text;
+pub mod unknown;
+pub mod widget;
