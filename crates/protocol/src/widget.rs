@@ -168,6 +168,24 @@ pub struct Text {
 }
 
 impl WidgetValue {
+    /// The first number that is NaN or infinite, by field name. JSON cannot carry
+    /// such values (they would arrive as `null` and fail to decode), so they are
+    /// refused before publishing.
+    pub fn non_finite_field(&self) -> Option<&'static str> {
+        let bad = |x: f64| !x.is_finite();
+        match self {
+            WidgetValue::Number(n) if bad(n.value) => Some("value"),
+            WidgetValue::Number(n) if n.previous.is_some_and(bad) => Some("previous"),
+            WidgetValue::Gauge(g) if bad(g.value) => Some("value"),
+            WidgetValue::Gauge(g) if bad(g.min) => Some("min"),
+            WidgetValue::Gauge(g) if bad(g.max) => Some("max"),
+            WidgetValue::Series(s) if s.lines.iter().any(|l| l.points.iter().any(|p| bad(p.1))) => {
+                Some("points")
+            }
+            _ => None,
+        }
+    }
+
     /// Fills in what an update leaves implicit, from the value it is about to
     /// change (a number's `previous`), so the update alone tells viewers everything.
     pub fn complete_from(&mut self, current: &WidgetValue) {

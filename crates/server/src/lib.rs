@@ -1,1 +1,16 @@
+//! Pulseboard's server: an SSE stream of widget events, a hub that fans them out,
+//! built-in host metrics, and the SPA's static files.
 
+pub mod config;
+pub mod hub;
+pub mod metrics;
+pub mod routes;
+pub mod shutdown;
+pub mod sources;
+pub mod startup;
+pub mod static_files;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

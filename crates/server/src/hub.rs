@@ -1,0 +1,256 @@
+//! The hub: assigns event ids, keeps the store, and fans events out.
+//!
+//! Every event is serialized once, here, into an [`Arc<Published>`]; subscribers
+//! receive clones of the `Arc` through one `tokio::sync::broadcast` ring, so a
+//! subscriber costs a cursor into the shared ring rather than a queue of its own.
+//! The ring is bounded: a subscriber that falls more than its capacity behind
+//! loses its place (`RecvError::Lagged`) and is sent a fresh snapshot instead,
+//! so it never slows the publisher or other subscribers, and memory stays bounded.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytestring::ByteString;
+use protocol::{
+    EventId, Heartbeat, Init, Remove, Reset, ServerEvent, Shutdown, Update, WidgetId,
+    PROTOCOL_VERSION,
+};
+use tokio::sync::broadcast;
+
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// One event, encoded once and shared by every subscriber.
+#[derive(Debug)]
+pub struct Published {
+    /// The SSE `id:`; `None` for events that change no state (heartbeat, shutdown).
+    pub id: Option<ByteString>,
+    pub name: &'static str,
+    pub data: ByteString,
+}
+
+/// What a new (or lagging) subscriber starts from: an event carrying the whole
+/// state, and a receiver positioned exactly after it, so nothing falls between.
+pub struct Subscription {
+    pub first: Arc<Published>,
+    pub receiver: broadcast::Receiver<Arc<Published>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error("could not encode event: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("{0} must be a finite number")]
+    NonFinite(&'static str),
+}
+
+/// A cheap-to-clone handle to the hub.
+#[derive(Clone)]
+pub struct Hub {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    epoch: String,
+    heartbeat_interval: Duration,
+    metrics: Metrics,
+    sender: broadcast::Sender<Arc<Published>>,
+    /// A std mutex: it is held for a store update and a non-blocking `send`, never
+    /// across an `.await`. Sending while holding it is what keeps every
+    /// subscriber's view in id order when publishes race on several workers.
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    store: Store,
+    last_seq: u64,
+    /// The `init` event for `last_seq`, built once and reused by every viewer
+    /// that connects before the next change.
+    cached_init: Option<(u64, Arc<Published>)>,
+}
+
+impl Hub {
+    /// `capacity` is how many events a subscriber may fall behind.
+    pub fn new(heartbeat_interval: Duration, capacity: usize, metrics: Metrics) -> Hub {
+        let (sender, _) = broadcast::channel(capacity);
+        Hub {
+            shared: Arc::new(Shared {
+                epoch: new_epoch(),
+                heartbeat_interval,
+                metrics,
+                sender,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.shared.epoch
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Applies an update to the store and broadcasts it with the next id. On
+    /// error nothing changed and nothing was sent.
+    pub fn publish(&self, mut update: Update) -> Result<EventId, HubError> {
+        if let Some(field) = update.value.non_finite_field() {
+            return Err(HubError::NonFinite(field));
+        }
+        let mut state = self.lock();
+        state.store.complete(&mut update);
+        let seq = state.last_seq + 1;
+        let published = self.encode(&ServerEvent::Update(update.clone()), self.event_id(seq))?;
+        state.store.commit(update);
+        Ok(self.send_change(&mut state, published))
+    }
+
+    /// Deletes a widget and broadcasts `remove`; `None` if it did not exist.
+    pub fn remove(&self, id: &WidgetId) -> Result<Option<EventId>, HubError> {
+        let mut state = self.lock();
+        if !state.store.contains(id) {
+            return Ok(None);
+        }
+        let seq = state.last_seq + 1;
+        let event = ServerEvent::Remove(Remove { id: id.clone() });
+        let published = self.encode(&event, self.event_id(seq))?;
+        state.store.remove(id);
+        Ok(Some(self.send_change(&mut state, published)))
+    }
+
+    /// Sends a `heartbeat` to every stream. One shared event per interval rather
+    /// than a timer per stream: a failed write on it is also how dead clients are
+    /// found.
+    pub fn heartbeat(&self) {
+        let event = ServerEvent::Heartbeat(Heartbeat {
+            server_time: unix_ms(),
+        });
+        if self.broadcast_stateless(event).is_ok() {
+            self.shared.metrics.heartbeats_sent.inc();
+        }
+    }
+
+    /// Tells every stream to reconnect elsewhere; streams end after sending it.
+    pub fn shutdown(&self) {
+        let event = ServerEvent::Shutdown(Shutdown {
+            reconnect_after_ms: 250,
+        });
+        if let Err(error) = self.broadcast_stateless(event) {
+            tracing::error!(%error, "could not send shutdown event");
+        }
+    }
+
+    /// A new subscriber: an `init` with the current snapshot, plus live events
+    /// from right after it.
+    pub fn subscribe(&self) -> Result<Subscription, HubError> {
+        let mut state = self.lock();
+        let seq = state.last_seq;
+        let first = match &state.cached_init {
+            Some((cached_seq, init)) if *cached_seq == seq => init.clone(),
+            _ => {
+                let event = ServerEvent::Init(Init {
+                    protocol_version: PROTOCOL_VERSION,
+                    epoch: self.shared.epoch.clone(),
+                    last_event_id: self.event_id(seq),
+                    heartbeat_ms: self.shared.heartbeat_interval.as_millis() as u64,
+                    snapshot: state.store.snapshot(),
+                });
+                let init = self.encode(&event, self.event_id(seq))?;
+                state.cached_init = Some((seq, init.clone()));
+                init
+            }
+        };
+        let receiver = self.shared.sender.subscribe();
+        Ok(Subscription { first, receiver })
+    }
+
+    /// For a subscriber that lost its place: a `reset` with the current snapshot
+    /// and a fresh receiver positioned right after it.
+    pub fn resubscribe(&self, reason: &str) -> Result<Subscription, HubError> {
+        let state = self.lock();
+        let seq = state.last_seq;
+        let event = ServerEvent::Reset(Reset {
+            epoch: self.shared.epoch.clone(),
+            last_event_id: self.event_id(seq),
+            snapshot: state.store.snapshot(),
+        });
+        let first = self.encode(&event, self.event_id(seq))?;
+        let receiver = self.shared.sender.subscribe();
+        drop(state);
+        self.shared
+            .metrics
+            .resets_sent
+            .with_label_values(&[reason])
+            .inc();
+        Ok(Subscription { first, receiver })
+    }
+
+    /// Sends the next state change, under the lock that assigned its id.
+    fn send_change(&self, state: &mut MutexGuard<'_, State>, published: Arc<Published>) -> EventId {
+        state.last_seq += 1;
+        // An error only means nobody is subscribed right now.
+        let _ = self.shared.sender.send(published);
+        self.shared.metrics.events_published.inc();
+        EventId {
+            epoch: self.shared.epoch.clone(),
+            seq: state.last_seq,
+        }
+    }
+
+    fn broadcast_stateless(&self, event: ServerEvent) -> Result<(), HubError> {
+        let published = self.encode(&event, None)?;
+        // Under the lock like every send, so it cannot overtake a change.
+        let _state = self.lock();
+        let _ = self.shared.sender.send(published);
+        Ok(())
+    }
+
+    fn encode(&self, event: &ServerEvent, id: Option<EventId>) -> Result<Arc<Published>, HubError> {
+        let encoded = event.encode()?;
+        Ok(Arc::new(Published {
+            id: id.map(|id| id.to_string().into()),
+            name: encoded.name,
+            data: encoded.data.into(),
+        }))
+    }
+
+    /// The id of event `seq`, or `None` before the first event.
+    fn event_id(&self, seq: u64) -> Option<EventId> {
+        (seq > 0).then(|| EventId {
+            epoch: self.shared.epoch.clone(),
+            seq,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock cannot leave the store half
+        // written (every mutation is a single call), so keep serving.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Milliseconds since the Unix epoch, by the wall clock.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A fresh, unpredictable epoch per process start, so ids of a previous run are
+/// never mistaken for this one's. std's `RandomState` is seeded from the OS's
+/// random source; mixing in the start time guards against a reused seed.
+fn new_epoch() -> String {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", hasher.finish())
+}

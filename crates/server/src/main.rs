@@ -1,0 +1,15 @@
+use clap::Parser;
+use pulseboard::{shutdown, telemetry, Application, Config};
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let config = Config::parse();
+    telemetry::init();
+    let app = Application::build(config, shutdown::signal())?;
+    // Scripts and tests read this line to find the port (the address may be :0).
+    println!("Pulseboard listening on http://{}", app.addr());
+    tracing::info!(addr = %app.addr(), epoch = app.hub().epoch(), "started");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! One module per endpoint.
+
+pub mod events;
+pub mod health;
+pub mod metrics;

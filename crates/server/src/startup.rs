@@ -1,0 +1,127 @@
+//! Builds the application: binds the listener, wires hub, sources and routes.
+//! Tests call [`Application::build`] with `--addr 127.0.0.1:0` and talk HTTP to
+//! the port it reports.
+
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, Logger};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::sources;
+use crate::static_files;
+
+pub struct Application {
+    addr: SocketAddr,
+    hub: Hub,
+    server: Server,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Binds `config.addr` and prepares the server; nothing is served until
+    /// [`Application::run_until_stopped`]. When `shutdown` resolves, every stream
+    /// is sent a `shutdown` event and the server stops gracefully.
+    pub fn build(
+        config: Config,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(&config.addr)?;
+        let addr = listener.local_addr()?;
+        let hub = Hub::new(
+            config.heartbeat_interval,
+            config.subscriber_buffer as usize,
+            Metrics::new(),
+        );
+
+        let mut tasks = vec![spawn_heartbeat(hub.clone(), config.heartbeat_interval)];
+        if config.host_metrics {
+            tasks.push(sources::host::spawn(hub.clone(), config.sample_interval));
+        }
+
+        let shutdown_hub = hub.clone();
+        let app_hub = web::Data::new(hub.clone());
+        let static_dir = config.static_dir.clone();
+        static_files::check(&static_dir);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_hub.clone())
+                .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
+                // Compresses static files and JSON. The SSE responder sets
+                // `Content-Encoding: identity`, which Compress leaves alone, so
+                // the stream is never buffered by an encoder.
+                .wrap(Compress::default())
+                .route("/healthz", web::get().to(routes::health::healthz))
+                .route("/metrics", web::get().to(routes::metrics::metrics))
+                .service(
+                    web::scope("/api")
+                        .route("/events", web::get().to(routes::events::stream_events))
+                        .default_service(web::to(api_not_found)),
+                )
+                .service(static_files::service(&static_dir))
+        })
+        // Without this, a client that closed its socket is noticed only at the
+        // second write after it left, holding its fd and buffers meanwhile.
+        .h1_allow_half_closed(false)
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .shutdown_signal(async move {
+            shutdown.await;
+            tracing::info!("shutting down: telling every stream to reconnect");
+            shutdown_hub.shutdown();
+        })
+        .listen(listener)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            addr,
+            hub,
+            server: server.run(),
+            tasks,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        for task in self.tasks {
+            task.abort();
+        }
+        result
+    }
+}
+
+fn spawn_heartbeat(hub: Hub, interval: std::time::Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await; // the first tick is immediate; init was just sent
+        loop {
+            ticker.tick().await;
+            hub.heartbeat();
+        }
+    })
+}
+
+async fn api_not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({
+        "error": "not_found",
+        "message": format!("no endpoint {} {}", req.method(), req.path()),
+    }))
+}

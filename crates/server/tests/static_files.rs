@@ -1,0 +1,79 @@
+//! The SPA is served at `/`, with index.html for client routes, compressed.
+
+mod common;
+
+use common::{spawn, test_config};
+
+fn spa_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>Pulseboard</title>",
+    )
+    .unwrap();
+    let script = "console.log('pulseboard');\n".repeat(200);
+    std::fs::write(dir.path().join("app.js"), script).unwrap();
+    dir
+}
+
+#[actix_web::test]
+async fn index_and_client_routes_serve_the_spa() {
+    let dir = spa_dir();
+    let mut config = test_config();
+    config.static_dir = dir.path().to_owned();
+    let server = spawn(config).await;
+
+    for path in ["/", "/d/host", "/some/deep/route"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/html"),
+            "{path}: {content_type}"
+        );
+        assert!(response.text().await.unwrap().contains("<title>Pulseboard"));
+    }
+}
+
+#[actix_web::test]
+async fn static_files_are_compressed_when_asked() {
+    let dir = spa_dir();
+    let mut config = test_config();
+    config.static_dir = dir.path().to_owned();
+    let server = spawn(config).await;
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/app.js", server.base))
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+}
+
+#[actix_web::test]
+async fn unknown_api_paths_are_json_404s_not_the_spa() {
+    let dir = spa_dir();
+    let mut config = test_config();
+    config.static_dir = dir.path().to_owned();
+    let server = spawn(config).await;
+
+    let response = server.get("/api/nope").await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    assert_eq!(body["error"], "not_found");
+}
+
+#[actix_web::test]
+async fn a_missing_spa_is_a_clear_404_and_the_api_still_works() {
+    let server = spawn(test_config()).await;
+    let response = server.get("/").await;
+    assert_eq!(response.status(), 404);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("trunk build"), "{body}");
+    assert_eq!(server.get("/healthz").await.status(), 200);
+}
