@@ -23,7 +23,9 @@ started=$(now)
 
 # --- 1. Debian packages ------------------------------------------------------
 # Checked by command rather than by package name, so a machine that has the
-# tool some other way (e.g. GitHub's runner images ship Chromium) is left alone.
+# tool some other way (GitHub's runner images ship Chrome and chromedriver, the
+# latter in $CHROMEWEBDRIVER) is left alone: Ubuntu's apt packages for them
+# are snap wrappers.
 apt_updated=false
 apt_install() {
 	if [ "$apt_updated" = false ]; then
@@ -43,9 +45,13 @@ have_chromium() {
 	return 1
 }
 
+have_chromedriver() {
+	command -v chromedriver >/dev/null 2>&1 || [ -x "${CHROMEWEBDRIVER:-/nonexistent}/chromedriver" ]
+}
+
 missing=()
 have_chromium || missing+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+have_chromedriver || missing+=(chromium-driver)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v gzip >/dev/null 2>&1 || missing+=(gzip)
