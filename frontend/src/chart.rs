@@ -86,6 +86,16 @@ pub fn nice_ceiling(x: f64) -> f64 {
     step * magnitude
 }
 
+/// [`nice_ceiling`] in the unit's own steps: byte figures are shown in binary
+/// multiples, so their axis ends on a round number of KiB/MiB/GiB.
+pub fn nice_ceiling_in(x: f64, unit: Option<&str>) -> f64 {
+    if matches!(unit, Some("B" | "B/s")) && x >= 1024.0 {
+        let scale = 1024f64.powi((x.log2() / 10.0).floor() as i32);
+        return nice_ceiling(x / scale) * scale;
+    }
+    nice_ceiling(x)
+}
+
 /// A series laid out in a `width` × `height` box (y grows downwards).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plot {
@@ -121,10 +131,10 @@ pub fn plot(lines: &[SeriesLine], unit: Option<&str>, width: f64, height: f64) -
     let y_min = if v_min >= 0.0 {
         0.0
     } else {
-        -nice_ceiling(-v_min)
+        -nice_ceiling_in(-v_min, unit)
     };
     let mut y_max = if v_max > 0.0 {
-        nice_ceiling(v_max)
+        nice_ceiling_in(v_max, unit)
     } else {
         0.0
     };
@@ -236,6 +246,15 @@ mod tests {
         assert_eq!(nice_ceiling(101.0), 120.0);
         assert!((nice_ceiling(0.013) - 0.015).abs() < 1e-12);
         assert_eq!(nice_ceiling(0.0), 0.0);
+    }
+
+    #[test]
+    fn byte_axes_end_on_round_binary_figures() {
+        let mib = 1024.0 * 1024.0;
+        assert_eq!(nice_ceiling_in(7.3 * mib, Some("B/s")), 8.0 * mib);
+        assert_eq!(nice_ceiling_in(1100.0, Some("B")), 1.2 * 1024.0);
+        assert_eq!(nice_ceiling_in(900.0, Some("B")), 1000.0);
+        assert_eq!(nice_ceiling_in(7.3e6, None), 8e6);
     }
 
     #[test]

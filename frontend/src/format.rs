@@ -26,6 +26,29 @@ pub fn value(value: f64, unit: Option<&str>) -> String {
     }
 }
 
+/// [`value`] split for display: the figure, and a free-form unit to be shown
+/// smaller after it (`"12,887"`, `Some("orders")`). Units with their own
+/// formatting (bytes, durations, percent) stay in the figure.
+pub fn value_parts(value: f64, unit: Option<&str>) -> (String, Option<String>) {
+    match unit.map(str::trim) {
+        Some(u) if value.is_finite() && !u.is_empty() && !matches!(u, "B" | "B/s" | "s" | "%") => {
+            (number(value), Some(u.to_owned()))
+        }
+        _ => (self::value(value, unit), None),
+    }
+}
+
+/// A label on a chart's value axis. Axis bounds are round numbers, so a
+/// percentage drops the decimal the main figure keeps: `"100 %"`, not `"100.0 %"`.
+pub fn axis(value: f64, unit: Option<&str>) -> String {
+    match unit.map(str::trim) {
+        Some("%") if value.is_finite() && value == value.trunc() => {
+            format!("{} %", fixed(value, 0))
+        }
+        _ => self::value(value, unit),
+    }
+}
+
 /// A change between two values: an arrow and the absolute difference in the
 /// same unit, e.g. `"▲ 1.2 KiB/s"`. `None` when there is nothing to show.
 pub fn delta(current: f64, previous: f64, unit: Option<&str>) -> Option<(Trend, String)> {
@@ -275,6 +298,29 @@ mod tests {
         assert_eq!(value(7.0, None), "7");
         assert_eq!(value(7.0, Some("")), "7");
         assert_eq!(value(f64::NAN, Some("%")), NOT_A_NUMBER);
+    }
+
+    #[test]
+    fn free_form_units_are_split_off() {
+        assert_eq!(
+            value_parts(12_345.0, Some("orders")),
+            ("12,345".to_owned(), Some("orders".to_owned()))
+        );
+        assert_eq!(value_parts(2048.0, Some("B")), ("2.0 KiB".to_owned(), None));
+        assert_eq!(value_parts(5.0, Some("%")), ("5.0 %".to_owned(), None));
+        assert_eq!(value_parts(5.0, None), ("5".to_owned(), None));
+        assert_eq!(
+            value_parts(f64::NAN, Some("x")),
+            (NOT_A_NUMBER.to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn axis_labels_drop_needless_decimals() {
+        assert_eq!(axis(100.0, Some("%")), "100 %");
+        assert_eq!(axis(0.0, Some("%")), "0 %");
+        assert_eq!(axis(1.5, Some("%")), "1.5 %");
+        assert_eq!(axis(2048.0, Some("B/s")), "2.0 KiB/s");
     }
 
     #[test]

@@ -253,7 +253,9 @@ async fn read(
         }
         match item {
             Ok((name, message)) => match name.as_str() {
-                "open" => {}
+                // Connected (again): the watchdog's clock restarts; the badge
+                // turns live with the first event (`init` comes at once).
+                "open" => supervisor.last_seen_ms.set(now_ms()),
                 "error" => supervisor.on_error(),
                 _ => supervisor.on_message(&name, &message),
             },

@@ -24,6 +24,7 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
         unit,
     } = &props.gauge;
     let unit = unit.as_deref();
+    let (figure, free_unit) = format::value_parts(*value, unit);
     let ratio = chart::ratio(*value, *min, *max);
     let level = Level::of(ratio);
     let track = chart::arc_path(CX, CY, R, GAUGE_START_DEG, GAUGE_SWEEP_DEG);
@@ -42,15 +43,20 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
                     }
                 </svg>
                 <div class="gauge-center">
-                    <div class="gauge-value" data-testid="widget-value">{ format::value(*value, unit) }</div>
+                    <div class="gauge-value" data-testid="widget-value">
+                        { figure }
+                        if let Some(unit) = free_unit {
+                            <span class="unit">{ " " }{ unit }</span>
+                        }
+                    </div>
                     if let Some(caption) = caption {
                         <div class="gauge-caption">{ caption }</div>
                     }
                 </div>
             </div>
             <div class="gauge-range">
-                <span>{ format::value(*min, unit) }</span>
-                <span>{ format::value(*max, unit) }</span>
+                <span>{ format::axis(*min, unit) }</span>
+                <span>{ format::axis(*max, unit) }</span>
             </div>
         </div>
     }

@@ -41,6 +41,7 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
         };
     };
     let span = plot.t_max - plot.t_min;
+    let single = plot.lines.len() == 1;
     let view_box = format!("0 0 {WIDTH} {HEIGHT}");
     let gridlines = [0.0, 0.5, 1.0].map(|f| format!("M0 {y:.1}H{WIDTH}", y = HEIGHT * f));
 
@@ -61,14 +62,17 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
                         let colour = format!("series-{}", i % PALETTE);
                         html! {
                             <g class={colour}>
-                                <path class="series-area" d={line.area.clone()} />
+                                // Overlapping fills turn muddy: only a lone line gets one.
+                                if single {
+                                    <path class="series-area" d={line.area.clone()} />
+                                }
                                 <path class="series-line" d={line.stroke.clone()} />
                             </g>
                         }
                     }) }
                 </svg>
-                <span class="series-y series-y--max">{ format::value(plot.y_max, unit) }</span>
-                <span class="series-y series-y--min">{ format::value(plot.y_min, unit) }</span>
+                <span class="series-y series-y--max">{ format::axis(plot.y_max, unit) }</span>
+                <span class="series-y series-y--min">{ format::axis(plot.y_min, unit) }</span>
             </div>
             <div class="series-time">
                 <span>{ format::time_offset(span) }</span>

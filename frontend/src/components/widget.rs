@@ -1,4 +1,4 @@
-use protocol::{Widget, WidgetValue};
+use protocol::{Status, StatusLevel, Widget, WidgetValue};
 use yew::prelude::*;
 
 use super::{
@@ -43,7 +43,12 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
 
     html! {
         <article
-            class={classes!("card", format!("card--{kind}"), is_wide(&widget.value).then_some("card--wide"))}
+            class={classes!(
+                "card",
+                format!("card--{kind}"),
+                is_wide(&widget.value).then_some("card--wide"),
+                alert_class(&widget.value),
+            )}
             data-widget-id={widget.id.to_string()}
             data-kind={kind}
         >
@@ -68,6 +73,21 @@ pub fn kind_name(value: &WidgetValue) -> &'static str {
         WidgetValue::Status(_) => "status",
         WidgetValue::Text(_) => "text",
         WidgetValue::Unknown => "unknown",
+    }
+}
+
+/// A failing status outlines its whole card, so it is seen from across the room.
+fn alert_class(value: &WidgetValue) -> Option<&'static str> {
+    match value {
+        WidgetValue::Status(Status {
+            level: StatusLevel::Critical,
+            ..
+        }) => Some("card--alert-critical"),
+        WidgetValue::Status(Status {
+            level: StatusLevel::Warn,
+            ..
+        }) => Some("card--alert-warn"),
+        _ => None,
     }
 }
 
