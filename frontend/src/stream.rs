@@ -17,14 +17,17 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
 use gloo_net::eventsource::futures::{EventSource, EventSourceSubscription};
 use gloo_net::eventsource::State;
-use gloo_timers::callback::{Interval, Timeout};
+use gloo_timers::callback::Interval;
 use protocol::{EventId, ServerEvent};
 use wasm_bindgen::JsValue;
 use web_sys::MessageEvent;
+use yew::platform::spawn_local;
+use yew::platform::time::sleep;
 use yew::prelude::*;
 
 use crate::state::{heartbeat_overdue, Action, DashboardState};
@@ -32,7 +35,7 @@ use crate::state::{heartbeat_overdue, Action, DashboardState};
 /// Relative, so the SPA works behind any prefix-free proxy and under `trunk serve`.
 pub const EVENTS_URL: &str = "/api/events";
 /// Delay before replacing an EventSource the browser closed for good.
-pub const RETRY_AFTER_FATAL_MS: u32 = 2_000;
+pub const RETRY_AFTER_FATAL_MS: u64 = 2_000;
 /// How often the heartbeat watchdog looks at the clock.
 const WATCHDOG_EVERY_MS: u32 = 1_000;
 
@@ -77,7 +80,6 @@ struct Supervisor {
     /// Bumped on every (re)connect and on stop: a reader task that sees another
     /// number belongs to a replaced EventSource and quits without a word.
     generation: Cell<u64>,
-    retry: RefCell<Option<Timeout>>,
     watchdog: RefCell<Option<Interval>>,
     /// Browser time of the last event on the current connection.
     last_seen_ms: Cell<f64>,
@@ -93,7 +95,6 @@ impl Supervisor {
             dispatch,
             source: RefCell::new(None),
             generation: Cell::new(0),
-            retry: RefCell::new(None),
             watchdog: RefCell::new(None),
             last_seen_ms: Cell::new(now_ms()),
             heartbeat_ms: Cell::new(None),
@@ -110,7 +111,6 @@ impl Supervisor {
 
     /// Closes the current EventSource (if any) and opens a fresh one.
     fn connect(self: &Rc<Self>) {
-        self.retry.borrow_mut().take();
         self.close_current();
         let generation = self.generation.get();
         self.last_seen_ms.set(now_ms());
@@ -133,7 +133,7 @@ impl Supervisor {
             }
         };
         *self.source.borrow_mut() = Some(source);
-        wasm_bindgen_futures::spawn_local(read(
+        spawn_local(read(
             Rc::downgrade(self),
             generation,
             stream::select_all(subscriptions),
@@ -151,13 +151,19 @@ impl Supervisor {
         }
     }
 
+    /// Connects again after a pause, unless something else (a stop, another
+    /// connect) moved on to a new generation meanwhile.
     fn retry_later(self: &Rc<Self>) {
         let weak = Rc::downgrade(self);
-        *self.retry.borrow_mut() = Some(Timeout::new(RETRY_AFTER_FATAL_MS, move || {
+        let generation = self.generation.get();
+        spawn_local(async move {
+            sleep(Duration::from_millis(RETRY_AFTER_FATAL_MS)).await;
             if let Some(supervisor) = weak.upgrade() {
-                supervisor.connect();
+                if supervisor.is_current(generation) {
+                    supervisor.connect();
+                }
             }
-        }));
+        });
     }
 
     fn is_current(&self, generation: u64) -> bool {
@@ -221,7 +227,7 @@ impl SupervisorHandle {
     fn stop(self) {
         let supervisor = self.0;
         supervisor.watchdog.borrow_mut().take();
-        supervisor.retry.borrow_mut().take();
+        // Also voids a pending retry: it belongs to an older generation.
         supervisor.close_current();
     }
 }
