@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Development loop: the backend (cargo run, debug) in the background on
-# 127.0.0.1:8080, and `trunk serve` in the foreground, which rebuilds the SPA on
-# every edit and proxies /api/ to the backend (see frontend/Trunk.toml).
-# Extra arguments go to `trunk serve` (e.g. --port 3000). Ctrl-C stops both.
-# The backend must listen where Trunk.toml's proxy points, so leave
-# PULSEBOARD_ADDR unset (or 127.0.0.1:8080).
+# Development loop: the backend (cargo run, debug) on 127.0.0.1:8080, where
+# frontend/Trunk.toml's proxy points, and `trunk serve` on
+# http://127.0.0.1:8081/ (TRUNK_SERVE_PORT overrides),
+# which rebuilds the SPA on every edit and proxies /api/ to the backend.
+# Extra arguments go to `trunk serve`. Ctrl-C stops both.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -12,20 +11,34 @@ set -euo pipefail
 bash "$ROOT/scripts/setup.sh"
 
 cd "$ROOT"
-log "starting the backend (cargo run -p pulseboard-server)"
-cargo run -p pulseboard-server &
-backend=$!
-
-stop_backend() {
-	if kill -0 "$backend" 2>/dev/null; then
-		log "stopping the backend (pid $backend)"
-		kill "$backend" 2>/dev/null || true
-		wait "$backend" 2>/dev/null || true
-	fi
+children=()
+# shellcheck disable=SC2317 # called by the EXIT trap
+stop_children() {
+	local pid
+	for pid in "${children[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
 }
-trap stop_backend EXIT
+trap stop_children EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-log "starting trunk serve (SPA with live reload; /api/ proxied to the backend)"
-trunk_frontend serve "$@"
+log "starting the backend (cargo run -p pulseboard-server) on 127.0.0.1:8080"
+PULSEBOARD_ADDR=127.0.0.1:8080 cargo run -p pulseboard-server &
+children+=($!)
+
+# trunk serve's own default port is 8080 too, which the backend holds.
+export TRUNK_SERVE_PORT="${TRUNK_SERVE_PORT:-8081}"
+log "starting trunk serve on http://127.0.0.1:$TRUNK_SERVE_PORT/ (live reload; /api/ proxied to the backend)"
+wasm_env_cmd
+(cd "$ROOT/frontend" && exec "${WASM_ENV_CMD[@]}" trunk serve "$@") &
+children+=($!)
+
+# Both run in the background so that a signal to this script is handled at
+# once (bash defers traps while a foreground child runs); when either one
+# ends, the other is stopped too.
+status=0
+wait -n || status=$?
+log "stopping (a child exited with status $status)"
+exit "$status"

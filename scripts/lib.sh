@@ -42,19 +42,23 @@ load_wasm_env() {
 	fi
 }
 
-# Runs trunk in frontend/ with the environment of the chosen wasm route.
-# The Debian route's variables apply to this one command only, so host builds
+# Sets WASM_ENV_CMD to the prefix that gives trunk the chosen route's
+# environment: empty for rustup; `env RUSTC=... PATH=/usr/bin:...` for the
+# Debian route. Only the wasm build gets these variables, so host builds
 # (server, tests, clippy) keep using rustup's toolchain.
-trunk_frontend() {
+wasm_env_cmd() {
 	load_wasm_env
+	WASM_ENV_CMD=()
 	if [ "$PULSEBOARD_WASM_ROUTE" = debian ]; then
-		(cd "$ROOT/frontend" &&
-			env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-				CARGO_UNSTABLE_BUILD_STD=std,panic_abort \
-				PATH="/usr/bin:$PATH" trunk "$@")
-	else
-		(cd "$ROOT/frontend" && trunk "$@")
+		WASM_ENV_CMD=(env RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1
+			"CARGO_UNSTABLE_BUILD_STD=std,panic_abort" "PATH=/usr/bin:$PATH")
 	fi
+}
+
+# Runs trunk in frontend/ with the environment of the chosen wasm route.
+trunk_frontend() {
+	wasm_env_cmd
+	(cd "$ROOT/frontend" && exec "${WASM_ENV_CMD[@]}" trunk "$@")
 }
 
 # The target directory cargo writes to (honours CARGO_TARGET_DIR).
