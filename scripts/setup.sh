@@ -82,8 +82,15 @@ write_wasm_env() {
 	mv "$WASM_ENV_FILE.tmp" "$WASM_ENV_FILE"
 }
 
+# PULSEBOARD_WASM_ROUTE=debian forces the fallback (to test it on a machine
+# where rustup works); otherwise rustup's target is tried first.
 route=""
-if command -v rustup >/dev/null 2>&1; then
+case "${PULSEBOARD_WASM_ROUTE:-}" in
+"" | rustup) ;;
+debian) log "PULSEBOARD_WASM_ROUTE=debian: using the Debian route" ;;
+*) die "PULSEBOARD_WASM_ROUTE must be rustup or debian, not '$PULSEBOARD_WASM_ROUTE'" ;;
+esac
+if [ "${PULSEBOARD_WASM_ROUTE:-}" != debian ] && command -v rustup >/dev/null 2>&1; then
 	if rustup target list --installed 2>/dev/null | grep -qx "$WASM_TARGET"; then
 		route=rustup
 	else
@@ -97,9 +104,11 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 if [ -z "$route" ]; then
 	# Debian's Rust 1.96 builds std for wasm32 from source (nightly-only
-	# build-std, unlocked with RUSTC_BOOTSTRAP); rust-lld needs lld-22.
+	# build-std, unlocked with RUSTC_BOOTSTRAP). The wasm linker
+	# /usr/bin/rust-lld comes from rust-web-llvm (only a Recommends of
+	# rustc-web, and we install without recommends) and points to lld-22.
 	deb_missing=()
-	for pkg in rustc-web cargo-web rust-web-src lld-22; do
+	for pkg in rustc-web cargo-web rust-web-src rust-web-llvm lld-22; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || deb_missing+=("$pkg")
 	done
 	if [ "${#deb_missing[@]}" -gt 0 ]; then
