@@ -33,8 +33,10 @@ apt_install() {
 		as_root apt-get update -qq
 		apt_updated=true
 	fi
+	# With recommends, as on the machines these steps were proven on
+	# (chromium's include its fonts; rustc-web's include rust-web-llvm).
 	log "apt-get install $*"
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
 have_chromium() {
@@ -106,7 +108,7 @@ if [ -z "$route" ]; then
 	# Debian's Rust 1.96 builds std for wasm32 from source (nightly-only
 	# build-std, unlocked with RUSTC_BOOTSTRAP). The wasm linker
 	# /usr/bin/rust-lld comes from rust-web-llvm (only a Recommends of
-	# rustc-web, and we install without recommends) and points to lld-22.
+	# rustc-web, so named explicitly) and points to lld-22.
 	deb_missing=()
 	for pkg in rustc-web cargo-web rust-web-src rust-web-llvm lld-22; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || deb_missing+=("$pkg")
