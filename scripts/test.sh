@@ -7,9 +7,11 @@
 #   clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   cargo-test   cargo test --workspace
 #   wasm-build   trunk build --release (prints the wasm size, raw and gzipped)
-#   server-build cargo build -p pulseboard-server (debug: after cargo test
-#                its dependencies are already built, so this is seconds,
-#                where a release build would cost minutes on 2 cores)
+#   server-build cargo build --workspace --all-targets: the debug server
+#                binary for the e2e test. Same package set and features as
+#                `cargo test --workspace`, so it reuses what that built and
+#                takes seconds; `-p pulseboard-server` alone resolves features
+#                differently and recompiles ~1 min, a release build several.
 #   e2e          node --test frontend/e2e: real server + SPA in Chromium
 #
 # A failing check does not stop the independent ones after it, so one run
@@ -96,7 +98,7 @@ step cargo-test cargo test --workspace || true
 wasm_ok=true
 step wasm-build wasm_build || wasm_ok=false
 server_ok=true
-step server-build cargo build -p pulseboard-server || server_ok=false
+step server-build cargo build --workspace --all-targets || server_ok=false
 if [ "$wasm_ok" = true ] && [ "$server_ok" = true ]; then
 	step e2e e2e || true
 else
