@@ -8,7 +8,7 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '
 
 /** The server binary: $PULSEBOARD_BIN, else the newest of target/{debug,release}/pulseboard. */
 export function serverBinary() {
-  if (process.env.PULSEBOARD_BIN) return process.env.PULSEBOARD_BIN;
+  if (process.env.PULSEBOARD_BIN) return resolve(process.env.PULSEBOARD_BIN);
   const targetDir = resolve(repoRoot, process.env.CARGO_TARGET_DIR ?? 'target');
   const candidates = ['debug', 'release']
     .map((profile) => resolve(targetDir, profile, 'pulseboard'))
@@ -63,10 +63,15 @@ export function startServer({ extraArgs = [], timeoutMs = 30_000 } = {}) {
     '--heartbeat-interval', '1s',
     ...extraArgs,
   ];
+  // The server reads PULSEBOARD_* variables as config (e.g. PULSEBOARD_HOST_METRICS);
+  // drop any from the caller's shell so the test always runs the same server.
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith('PULSEBOARD_')),
+  );
   const child = spawn(bin, args, {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+    env: { ...env, RUST_LOG: process.env.RUST_LOG ?? 'info', NO_COLOR: '1' },
   });
 
   // Keep the tail of the server's output (and keep draining the pipes, so the
