@@ -21,6 +21,9 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# The server reads PULSEBOARD_* settings from the environment; a stray one in
+# the caller's shell must not change the servers the tests start.
+unset "${!PULSEBOARD_@}"
 
 steps=()
 results=()
@@ -68,6 +71,8 @@ summary() {
 	else
 		printf 'test.sh: FAILED: %s\n' "${failed[*]}"
 	fi
+	# The plain closing line CI reads: steps, each of which runs many tests.
+	printf 'steps: %s passed, %s failed\n' "$((${#steps[@]} - ${#failed[@]}))" "${#failed[@]}"
 }
 
 wasm_build() {
