@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{spawn, test_config};
+use common::{spawn, test_config, TestServer};
 
 fn spa_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -16,12 +16,17 @@ fn spa_dir() -> tempfile::TempDir {
     dir
 }
 
-#[actix_web::test]
-async fn index_and_client_routes_serve_the_spa() {
+/// A server whose static dir is a fresh fake SPA (kept alive by the TempDir).
+async fn spawn_with_spa() -> (TestServer, tempfile::TempDir) {
     let dir = spa_dir();
     let mut config = test_config();
     config.static_dir = dir.path().to_owned();
-    let server = spawn(config).await;
+    (spawn(config).await, dir)
+}
+
+#[actix_web::test]
+async fn index_and_client_routes_serve_the_spa() {
+    let (server, _dir) = spawn_with_spa().await;
 
     for path in ["/", "/d/host", "/some/deep/route"] {
         let response = server.get(path).await;
@@ -40,10 +45,7 @@ async fn index_and_client_routes_serve_the_spa() {
 
 #[actix_web::test]
 async fn static_files_are_compressed_when_asked() {
-    let dir = spa_dir();
-    let mut config = test_config();
-    config.static_dir = dir.path().to_owned();
-    let server = spawn(config).await;
+    let (server, _dir) = spawn_with_spa().await;
 
     let response = reqwest::Client::new()
         .get(format!("{}/app.js", server.base))
@@ -57,10 +59,7 @@ async fn static_files_are_compressed_when_asked() {
 
 #[actix_web::test]
 async fn unknown_api_paths_are_json_404s_not_the_spa() {
-    let dir = spa_dir();
-    let mut config = test_config();
-    config.static_dir = dir.path().to_owned();
-    let server = spawn(config).await;
+    let (server, _dir) = spawn_with_spa().await;
 
     let response = server.get("/api/nope").await;
     assert_eq!(response.status(), 404);
