@@ -66,10 +66,15 @@ struct Shared {
 struct State {
     store: Store,
     last_seq: u64,
-    /// The `init` event for `last_seq`, built once and reused by every viewer
-    /// that connects before the next change.
-    cached_init: Option<(u64, Arc<Published>)>,
+    /// The `init` and `reset` events for `last_seq`, each built once and reused
+    /// by every viewer that needs one before the next change (a burst can make
+    /// thousands lag at the same moment).
+    cached_init: CachedEvent,
+    cached_reset: CachedEvent,
 }
+
+/// A snapshot event and the sequence number it was built at.
+type CachedEvent = Option<(u64, Arc<Published>)>;
 
 impl Hub {
     /// `capacity` is how many events a subscriber may fall behind.
@@ -147,22 +152,19 @@ impl Hub {
     /// from right after it.
     pub fn subscribe(&self) -> Result<Subscription, HubError> {
         let mut state = self.lock();
-        let seq = state.last_seq;
-        let first = match &state.cached_init {
-            Some((cached_seq, init)) if *cached_seq == seq => init.clone(),
-            _ => {
-                let event = ServerEvent::Init(Init {
+        let first = self.cached(
+            &mut state,
+            |s| &mut s.cached_init,
+            |hub, state, seq| {
+                ServerEvent::Init(Init {
                     protocol_version: PROTOCOL_VERSION,
-                    epoch: self.shared.epoch.clone(),
-                    last_event_id: self.event_id(seq),
-                    heartbeat_ms: self.shared.heartbeat_interval.as_millis() as u64,
+                    epoch: hub.shared.epoch.clone(),
+                    last_event_id: hub.event_id(seq),
+                    heartbeat_ms: hub.shared.heartbeat_interval.as_millis() as u64,
                     snapshot: state.store.snapshot(),
-                });
-                let init = self.encode(&event, self.event_id(seq))?;
-                state.cached_init = Some((seq, init.clone()));
-                init
-            }
-        };
+                })
+            },
+        )?;
         let receiver = self.shared.sender.subscribe();
         Ok(Subscription { first, receiver })
     }
@@ -170,14 +172,18 @@ impl Hub {
     /// For a subscriber that lost its place: a `reset` with the current snapshot
     /// and a fresh receiver positioned right after it.
     pub fn resubscribe(&self, reason: &str) -> Result<Subscription, HubError> {
-        let state = self.lock();
-        let seq = state.last_seq;
-        let event = ServerEvent::Reset(Reset {
-            epoch: self.shared.epoch.clone(),
-            last_event_id: self.event_id(seq),
-            snapshot: state.store.snapshot(),
-        });
-        let first = self.encode(&event, self.event_id(seq))?;
+        let mut state = self.lock();
+        let first = self.cached(
+            &mut state,
+            |s| &mut s.cached_reset,
+            |hub, state, seq| {
+                ServerEvent::Reset(Reset {
+                    epoch: hub.shared.epoch.clone(),
+                    last_event_id: hub.event_id(seq),
+                    snapshot: state.store.snapshot(),
+                })
+            },
+        )?;
         let receiver = self.shared.sender.subscribe();
         drop(state);
         self.shared
@@ -186,6 +192,25 @@ impl Hub {
             .with_label_values(&[reason])
             .inc();
         Ok(Subscription { first, receiver })
+    }
+
+    /// The snapshot event in `slot` if it is for the current sequence number,
+    /// else a freshly built and encoded one, kept in `slot` for the next caller.
+    fn cached(
+        &self,
+        state: &mut State,
+        slot: fn(&mut State) -> &mut CachedEvent,
+        build: impl FnOnce(&Hub, &State, u64) -> ServerEvent,
+    ) -> Result<Arc<Published>, HubError> {
+        let seq = state.last_seq;
+        if let Some((cached_seq, event)) = slot(state) {
+            if *cached_seq == seq {
+                return Ok(event.clone());
+            }
+        }
+        let event = self.encode(&build(self, state, seq), self.event_id(seq))?;
+        *slot(state) = Some((seq, event.clone()));
+        Ok(event)
     }
 
     /// Sends the next state change, under the lock that assigned its id.
