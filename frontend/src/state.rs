@@ -171,7 +171,8 @@ impl Reducible for DashboardState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut next = Rc::unwrap_or_clone(self.clone());
+        // The handle keeps its own reference, so this is always a copy.
+        let mut next = (*self).clone();
         if next.apply(action) {
             Rc::new(next)
         } else {
