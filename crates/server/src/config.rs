@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-#[derive(Debug, Clone, Parser)]
+#[derive(Clone, Parser)]
 #[command(
     name = "pulseboard",
     version,
@@ -36,10 +36,45 @@ pub struct Config {
           action = clap::ArgAction::Set)]
     pub host_metrics: bool,
 
-    /// Events a subscriber may fall behind before it is sent a fresh snapshot.
+    /// Events a subscriber may fall behind before it is sent a fresh snapshot
+    /// (rounded up to a power of two). It costs no memory per subscriber: all
+    /// share one ring of this size.
     #[arg(long, env = "PULSEBOARD_SUBSCRIBER_BUFFER", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
     pub subscriber_buffer: u32,
+
+    /// Most recent events kept so reconnecting viewers get exactly what they
+    /// missed (0 turns replay off: every reconnect gets a snapshot).
+    #[arg(long, env = "PULSEBOARD_HISTORY_SIZE", default_value_t = 10_000,
+          value_parser = count_up_to(10_000_000))]
+    pub history_size: usize,
+
+    /// How long events stay replayable; older resumes get a snapshot.
+    #[arg(long, env = "PULSEBOARD_HISTORY_AGE", default_value = "10m",
+          value_parser = duration_between(Duration::from_secs(1), Duration::from_secs(7 * 86_400)))]
+    pub history_age: Duration,
+
+    /// End each stream after about this long (off by default), so clients
+    /// reconnect, resume from their last id, and spread over instances.
+    #[arg(long, env = "PULSEBOARD_MAX_STREAM_AGE",
+          value_parser = duration_between(Duration::from_millis(100), Duration::from_secs(7 * 86_400)))]
+    pub max_stream_age: Option<Duration>,
+
+    /// A connection whose peer accepts no data for this long is closed by the
+    /// kernel (TCP_USER_TIMEOUT), freeing a stuck viewer's resources.
+    #[arg(long, env = "PULSEBOARD_STUCK_STREAM_TIMEOUT", default_value = "30s",
+          value_parser = duration_between(Duration::from_secs(1), Duration::from_secs(3600)))]
+    pub stuck_stream_timeout: Duration,
+
+    /// Bearer tokens allowed to publish, comma-separated. With none, a random
+    /// token is generated at start and printed once.
+    #[arg(
+        long = "publish-token",
+        env = "PULSEBOARD_PUBLISH_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub publish_tokens: Vec<String>,
 
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PULSEBOARD_WORKERS")]
@@ -51,10 +86,42 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 }
 
+/// Written by hand so tokens never reach a log line.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("static_dir", &self.static_dir)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("history_size", &self.history_size)
+            .field("history_age", &self.history_age)
+            .field("max_stream_age", &self.max_stream_age)
+            .field(
+                "publish_tokens",
+                &format!("<{} hidden>", self.publish_tokens.len()),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 impl Config {
     /// The defaults, as if started with no flags and no environment (for tests).
     pub fn defaults() -> Config {
         Config::parse_from(["pulseboard"])
+    }
+}
+
+/// A clap value parser for a count within `0..=max`.
+fn count_up_to(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |text| {
+        let value: usize = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("{text:?} is not a count"))?;
+        if value > max {
+            return Err(format!("must be at most {max}"));
+        }
+        Ok(value)
     }
 }
 

@@ -6,10 +6,16 @@
 //! The ring is bounded: a subscriber that falls more than its capacity behind
 //! loses its place (`RecvError::Lagged`) and is sent a fresh snapshot instead,
 //! so it never slows the publisher or other subscribers, and memory stays bounded.
+//!
+//! Every state change is also kept in a bounded [`History`], so a viewer that
+//! reconnects with the id of the last event it saw is sent exactly what it
+//! missed. Ids are assigned, recorded and broadcast under one lock, and a
+//! resuming viewer reads the history and joins the broadcast under that same
+//! lock: the replay ends exactly where its live events begin.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytestring::ByteString;
 use protocol::{
@@ -18,6 +24,8 @@ use protocol::{
 };
 use tokio::sync::broadcast;
 
+use crate::config::Config;
+use crate::history::{History, Unreplayable};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -30,11 +38,37 @@ pub struct Published {
     pub data: ByteString,
 }
 
-/// What a new (or lagging) subscriber starts from: an event carrying the whole
-/// state, and a receiver positioned exactly after it, so nothing falls between.
+/// What a subscriber starts from: the events to send first (an `init` or a
+/// `reset` carrying the whole state, or the events it missed), and a receiver
+/// positioned exactly after them, so nothing falls between and nothing repeats.
 pub struct Subscription {
-    pub first: Arc<Published>,
+    pub backlog: std::vec::IntoIter<Arc<Published>>,
     pub receiver: broadcast::Receiver<Arc<Published>>,
+}
+
+/// Why a subscriber is sent a whole snapshot instead of the events it missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetReason {
+    /// It fell further behind than its buffer.
+    Lagged,
+    /// It resumed from an event that has left the history.
+    Expired,
+    /// It resumed with an id from another server run (a restart).
+    ForeignEpoch,
+    /// It resumed with an id that is not one (garbage, or never handed out).
+    InvalidId,
+}
+
+impl ResetReason {
+    /// The `reason` label of `pulseboard_resets_sent_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetReason::Lagged => "lagged",
+            ResetReason::Expired => "expired",
+            ResetReason::ForeignEpoch => "foreign_epoch",
+            ResetReason::InvalidId => "invalid_id",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +88,9 @@ pub struct Hub {
 struct Shared {
     epoch: String,
     heartbeat_interval: Duration,
+    /// How far a receiver may fall behind before it lags: the ring's real size
+    /// (tokio rounds the capacity up to a power of two).
+    ring_size: usize,
     metrics: Metrics,
     sender: broadcast::Sender<Arc<Published>>,
     /// A std mutex: it is held for a store update and a non-blocking `send`, never
@@ -62,9 +99,9 @@ struct Shared {
     state: Mutex<State>,
 }
 
-#[derive(Default)]
 struct State {
     store: Store,
+    history: History,
     last_seq: u64,
     /// The `init` and `reset` events for `last_seq`, each built once and reused
     /// by every viewer that needs one before the next change (a burst can make
@@ -77,18 +114,31 @@ struct State {
 type CachedEvent = Option<(u64, Arc<Published>)>;
 
 impl Hub {
-    /// `capacity` is how many events a subscriber may fall behind.
-    pub fn new(heartbeat_interval: Duration, capacity: usize, metrics: Metrics) -> Hub {
+    /// Uses the heartbeat interval, subscriber buffer and history bounds of `config`.
+    pub fn new(config: &Config, metrics: Metrics) -> Hub {
+        let capacity = config.subscriber_buffer as usize;
         let (sender, _) = broadcast::channel(capacity);
         Hub {
             shared: Arc::new(Shared {
                 epoch: new_epoch(),
-                heartbeat_interval,
+                heartbeat_interval: config.heartbeat_interval,
+                ring_size: capacity.next_power_of_two(),
                 metrics,
                 sender,
-                state: Mutex::new(State::default()),
+                state: Mutex::new(State {
+                    store: Store::default(),
+                    history: History::new(config.history_size, config.history_age),
+                    last_seq: 0,
+                    cached_init: None,
+                    cached_reset: None,
+                }),
             }),
         }
+    }
+
+    /// True if `receiver` fell so far behind that it lost its place.
+    pub fn has_lagged(&self, receiver: &broadcast::Receiver<Arc<Published>>) -> bool {
+        receiver.len() > self.shared.ring_size
     }
 
     pub fn epoch(&self) -> &str {
@@ -136,6 +186,13 @@ impl Hub {
         if self.broadcast_stateless(event).is_ok() {
             self.shared.metrics.heartbeats_sent.inc();
         }
+        // Age out history even when nothing is published.
+        let mut state = self.lock();
+        state.history.prune(Instant::now());
+        self.shared
+            .metrics
+            .history_len
+            .set(state.history.len() as i64);
     }
 
     /// Tells every stream to reconnect elsewhere; streams end after sending it.
@@ -148,32 +205,40 @@ impl Hub {
         }
     }
 
-    /// A new subscriber: an `init` with the current snapshot, plus live events
-    /// from right after it.
-    pub fn subscribe(&self) -> Result<Subscription, HubError> {
+    /// A new subscriber. Without a position it starts with an `init` (the
+    /// whole state). With `resume_after`, the id of the last event it saw, it
+    /// starts with the events after that one, or with a `reset` if they cannot
+    /// be replayed. Either way live events follow without a gap.
+    pub fn subscribe(&self, resume_after: Option<&str>) -> Result<Subscription, HubError> {
         let mut state = self.lock();
-        let first = self.cached(
-            &mut state,
-            |s| &mut s.cached_init,
-            |hub, state, seq| {
-                ServerEvent::Init(Init {
-                    protocol_version: PROTOCOL_VERSION,
-                    epoch: hub.shared.epoch.clone(),
-                    last_event_id: hub.event_id(seq),
-                    heartbeat_ms: hub.shared.heartbeat_interval.as_millis() as u64,
-                    snapshot: state.store.snapshot(),
-                })
-            },
-        )?;
+        let replay = resume_after.map(|raw| self.replay_after(&state, raw));
+        let backlog = match replay {
+            None => vec![self.init_event(&mut state)?],
+            Some(Ok(events)) => events,
+            Some(Err(reason)) => {
+                drop(state);
+                return self.resync(reason);
+            }
+        };
         let receiver = self.shared.sender.subscribe();
-        Ok(Subscription { first, receiver })
+        drop(state);
+        if resume_after.is_some() {
+            self.shared
+                .metrics
+                .events_replayed
+                .inc_by(backlog.len() as u64);
+        }
+        Ok(Subscription {
+            backlog: backlog.into_iter(),
+            receiver,
+        })
     }
 
-    /// For a subscriber that lost its place: a `reset` with the current snapshot
-    /// and a fresh receiver positioned right after it.
-    pub fn resubscribe(&self, reason: &str) -> Result<Subscription, HubError> {
+    /// For a subscriber that cannot continue from where it was: a `reset` with
+    /// the current snapshot and a fresh receiver positioned right after it.
+    pub fn resync(&self, reason: ResetReason) -> Result<Subscription, HubError> {
         let mut state = self.lock();
-        let first = self.cached(
+        let reset = self.cached(
             &mut state,
             |s| &mut s.cached_reset,
             |hub, state, seq| {
@@ -189,9 +254,50 @@ impl Hub {
         self.shared
             .metrics
             .resets_sent
-            .with_label_values(&[reason])
+            .with_label_values(&[reason.as_str()])
             .inc();
-        Ok(Subscription { first, receiver })
+        Ok(Subscription {
+            backlog: vec![reset].into_iter(),
+            receiver,
+        })
+    }
+
+    fn init_event(&self, state: &mut State) -> Result<Arc<Published>, HubError> {
+        self.cached(
+            state,
+            |s| &mut s.cached_init,
+            |hub, state, seq| {
+                ServerEvent::Init(Init {
+                    protocol_version: PROTOCOL_VERSION,
+                    epoch: hub.shared.epoch.clone(),
+                    last_event_id: hub.event_id(seq),
+                    heartbeat_ms: hub.shared.heartbeat_interval.as_millis() as u64,
+                    snapshot: state.store.snapshot(),
+                })
+            },
+        )
+    }
+
+    /// The events after the raw id a client sent, or why they cannot be had.
+    fn replay_after(&self, state: &State, raw: &str) -> Result<Vec<Arc<Published>>, ResetReason> {
+        let outcome = match raw.parse::<EventId>() {
+            Err(_) => Err(ResetReason::InvalidId),
+            Ok(id) if id.epoch != self.shared.epoch => Err(ResetReason::ForeignEpoch),
+            Ok(id) => state
+                .history
+                .after(id.seq, state.last_seq)
+                .map_err(|unreplayable| match unreplayable {
+                    Unreplayable::Expired => ResetReason::Expired,
+                    Unreplayable::InTheFuture => ResetReason::InvalidId,
+                }),
+        };
+        if let Err(reason) = outcome {
+            // Every browser that outlived a restart sends one of these: not a
+            // client error worth more than a debug line.
+            let shown: String = raw.chars().take(80).collect();
+            tracing::debug!(last_event_id = %shown, reason = reason.as_str(), "cannot resume; sending a reset");
+        }
+        outcome
     }
 
     /// The snapshot event in `slot` if it is for the current sequence number,
@@ -216,9 +322,15 @@ impl Hub {
     /// Sends the next state change, under the lock that assigned its id.
     fn send_change(&self, state: &mut MutexGuard<'_, State>, published: Arc<Published>) -> EventId {
         state.last_seq += 1;
+        let seq = state.last_seq;
+        state.history.push(seq, published.clone(), Instant::now());
         // An error only means nobody is subscribed right now.
         let _ = self.shared.sender.send(published);
         self.shared.metrics.events_published.inc();
+        self.shared
+            .metrics
+            .history_len
+            .set(state.history.len() as i64);
         EventId {
             epoch: self.shared.epoch.clone(),
             seq: state.last_seq,

@@ -1,7 +1,9 @@
 //! Pulseboard's server: an SSE stream of widget events, a hub that fans them out,
 //! built-in host metrics, and the SPA's static files.
 
+pub mod api;
 pub mod config;
+pub mod history;
 pub mod hub;
 pub mod metrics;
 pub mod routes;

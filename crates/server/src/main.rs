@@ -8,6 +8,11 @@ async fn main() -> std::io::Result<()> {
     let app = Application::build(config, shutdown::signal())?;
     // Scripts and tests read this line to find the port (the address may be :0).
     println!("Pulseboard listening on http://{}", app.addr());
+    if let Some(token) = app.generated_token() {
+        // Printed once, on stdout only (never logged): publishing is never open
+        // by accident, and a first run still works without configuration.
+        println!("Publish token (generated; set PULSEBOARD_PUBLISH_TOKEN to keep one): {token}");
+    }
     tracing::info!(addr = %app.addr(), epoch = app.hub().epoch(), "started");
     app.run_until_stopped().await?;
     tracing::info!("stopped");

@@ -1,6 +1,7 @@
 //! Prometheus metrics, one registry per server so tests running several servers
 //! in one process do not see each other's counts.
 
+use prometheus::core::Collector;
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 #[derive(Clone)]
@@ -9,8 +10,12 @@ pub struct Metrics {
     pub open_streams: IntGauge,
     pub streams_opened: IntCounter,
     pub events_published: IntCounter,
+    pub events_delivered: IntCounter,
+    pub events_replayed: IntCounter,
     pub heartbeats_sent: IntCounter,
     pub resets_sent: IntCounterVec,
+    pub subscribers_dropped: IntCounterVec,
+    pub history_len: IntGauge,
 }
 
 impl Metrics {
@@ -27,24 +32,51 @@ impl Metrics {
                 "State-changing events published to the hub",
             )
             .expect("static metric"),
+            events_delivered: IntCounter::new(
+                "events_delivered_total",
+                "Events handed to subscribers' connections (every kind, replays included)",
+            )
+            .expect("static metric"),
+            events_replayed: IntCounter::new(
+                "events_replayed_total",
+                "Events replayed from history to subscribers that resumed",
+            )
+            .expect("static metric"),
             heartbeats_sent: IntCounter::new(
                 "heartbeats_total",
                 "Heartbeat events broadcast (once per interval, shared by all streams)",
             )
             .expect("static metric"),
             resets_sent: IntCounterVec::new(
-                Opts::new("resets_sent_total", "Snapshot resets sent to subscribers"),
+                Opts::new(
+                    "resets_sent_total",
+                    "Snapshot resets sent instead of missed events",
+                ),
                 &["reason"],
             )
             .expect("static metric"),
+            subscribers_dropped: IntCounterVec::new(
+                Opts::new(
+                    "subscribers_dropped_total",
+                    "Streams that ended while their subscriber was too far behind",
+                ),
+                &["reason"],
+            )
+            .expect("static metric"),
+            history_len: IntGauge::new("history_len", "Events kept in the replay history")
+                .expect("static metric"),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
+        let collectors: [Box<dyn Collector>; 9] = [
             Box::new(metrics.open_streams.clone()),
             Box::new(metrics.streams_opened.clone()),
             Box::new(metrics.events_published.clone()),
+            Box::new(metrics.events_delivered.clone()),
+            Box::new(metrics.events_replayed.clone()),
             Box::new(metrics.heartbeats_sent.clone()),
             Box::new(metrics.resets_sent.clone()),
+            Box::new(metrics.subscribers_dropped.clone()),
+            Box::new(metrics.history_len.clone()),
         ];
         for collector in collectors {
             metrics
@@ -52,6 +84,12 @@ impl Metrics {
                 .register(collector)
                 .expect("each metric is registered once");
         }
+        // Labelled series appear only once used; create the known ones up front
+        // so dashboards and alerts see zeros rather than gaps.
+        for reason in ["lagged", "expired", "foreign_epoch", "invalid_id"] {
+            metrics.resets_sent.with_label_values(&[reason]);
+        }
+        metrics.subscribers_dropped.with_label_values(&["lagged"]);
         metrics
     }
 

@@ -10,16 +10,18 @@ use actix_web::middleware::{Compress, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
+use crate::api::{self, PublishTokens};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::routes;
+use crate::routes::{self, events::StreamLimits, health::Readiness};
 use crate::sources;
 use crate::static_files;
 
 pub struct Application {
     addr: SocketAddr,
     hub: Hub,
+    generated_token: Option<String>,
     server: Server,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -34,11 +36,14 @@ impl Application {
     ) -> std::io::Result<Application> {
         let listener = TcpListener::bind(&config.addr)?;
         let addr = listener.local_addr()?;
-        let hub = Hub::new(
-            config.heartbeat_interval,
-            config.subscriber_buffer as usize,
-            Metrics::new(),
-        );
+        let hub = Hub::new(&config, Metrics::new());
+        let (tokens, generated_token) = PublishTokens::from_config(&config.publish_tokens);
+        let tokens = web::Data::new(tokens);
+        let readiness = Readiness::default();
+        let limits = StreamLimits {
+            max_stream_age: config.max_stream_age,
+        };
+        let stuck_timeout = config.stuck_stream_timeout;
 
         let mut tasks = vec![spawn_heartbeat(hub.clone(), config.heartbeat_interval)];
         if config.host_metrics {
@@ -46,22 +51,29 @@ impl Application {
         }
 
         let shutdown_hub = hub.clone();
+        let shutdown_readiness = readiness.clone();
         let app_hub = web::Data::new(hub.clone());
+        let app_readiness = web::Data::new(readiness.clone());
         let static_dir = config.static_dir.clone();
         static_files::check(&static_dir);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_hub.clone())
+                .app_data(app_readiness.clone())
+                .app_data(tokens.clone())
+                .app_data(web::Data::new(limits))
                 .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
                 // Compresses static files and JSON. The SSE responder sets
                 // `Content-Encoding: identity`, which Compress leaves alone, so
                 // the stream is never buffered by an encoder.
                 .wrap(Compress::default())
                 .route("/healthz", web::get().to(routes::health::healthz))
+                .route("/readyz", web::get().to(routes::health::readyz))
                 .route("/metrics", web::get().to(routes::metrics::metrics))
                 .service(
                     web::scope("/api")
                         .route("/events", web::get().to(routes::events::stream_events))
+                        .route("/widgets/{id}", web::post().to(api::widgets::publish))
                         .default_service(web::to(api_not_found)),
                 )
                 .service(static_files::service(&static_dir))
@@ -69,9 +81,14 @@ impl Application {
         // Without this, a client that closed its socket is noticed only at the
         // second write after it left, holding its fd and buffers meanwhile.
         .h1_allow_half_closed(false)
+        // A viewer that stops reading (a frozen tab, a dead phone behind NAT)
+        // leaves its stream unable to write. The kernel closes such a
+        // connection once nothing it sent was taken for this long.
+        .on_connect(move |connection, _| set_stuck_timeout(connection, stuck_timeout))
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .shutdown_signal(async move {
             shutdown.await;
+            shutdown_readiness.set(false);
             tracing::info!("shutting down: telling every stream to reconnect");
             shutdown_hub.shutdown();
         })
@@ -79,9 +96,11 @@ impl Application {
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
+        readiness.set(true);
         Ok(Application {
             addr,
             hub,
+            generated_token,
             server: server.run(),
             tasks,
         })
@@ -93,6 +112,11 @@ impl Application {
 
     pub fn hub(&self) -> Hub {
         self.hub.clone()
+    }
+
+    /// The publish token generated at start because none was configured.
+    pub fn generated_token(&self) -> Option<&str> {
+        self.generated_token.as_deref()
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -117,6 +141,14 @@ fn spawn_heartbeat(hub: Hub, interval: std::time::Duration) -> JoinHandle<()> {
             hub.heartbeat();
         }
     })
+}
+
+fn set_stuck_timeout(connection: &dyn std::any::Any, timeout: std::time::Duration) {
+    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        if let Err(error) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout)) {
+            tracing::warn!(%error, "could not set TCP_USER_TIMEOUT");
+        }
+    }
 }
 
 async fn api_not_found(req: actix_web::HttpRequest) -> HttpResponse {

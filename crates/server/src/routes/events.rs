@@ -2,32 +2,63 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::{CacheControl, CacheDirective};
-use actix_web::{web, HttpResponse, Responder};
+use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use actix_web_lab::sse::{self, Sse};
 use futures_util::stream::{self, Stream};
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use crate::hub::{Hub, Published, Subscription};
+use crate::hub::{Hub, Published, ResetReason, Subscription};
 use crate::metrics::Metrics;
 
 /// How long a browser waits before reconnecting on its own after a drop.
 const RETRY: Duration = Duration::from_secs(2);
 
-pub async fn stream_events(hub: web::Data<Hub>, req: actix_web::HttpRequest) -> HttpResponse {
-    let subscription = match hub.subscribe() {
+/// Where a reconnecting client left off: the browser's own reconnects send the
+/// `Last-Event-ID` header; the SPA's reconnects after a fatal close cannot set
+/// headers, so they pass `?last_event_id=`. The header wins: a browser
+/// reconnecting an EventSource opened with a query sends a newer header.
+fn resume_position(req: &HttpRequest) -> Option<String> {
+    let header = req
+        .headers()
+        .get("last-event-id")
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+        .filter(|id| !id.is_empty());
+    header.or_else(|| {
+        web::Query::<ResumeQuery>::from_query(req.query_string())
+            .ok()
+            .and_then(|query| query.into_inner().last_event_id)
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty())
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct ResumeQuery {
+    last_event_id: Option<String>,
+}
+
+pub async fn stream_events(
+    hub: web::Data<Hub>,
+    limits: web::Data<StreamLimits>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let subscription = match hub.subscribe(resume_position(&req).as_deref()) {
         Ok(subscription) => subscription,
         Err(error) => {
-            tracing::error!(%error, "could not build the init event");
+            tracing::error!(%error, "could not build the first event");
             return HttpResponse::InternalServerError().json(serde_json::json!({
                 "error": "internal",
                 "message": "could not build the dashboard snapshot",
             }));
         }
     };
-    let events = subscriber_events(hub.get_ref().clone(), subscription);
+    let deadline = limits
+        .max_stream_age
+        .map(|age| Instant::now() + jittered(age));
+    let events = subscriber_events(hub.get_ref().clone(), subscription, deadline);
     Sse::from_stream(events)
         .with_retry_duration(RETRY)
         .customize()
@@ -42,31 +73,49 @@ pub async fn stream_events(hub: web::Data<Hub>, req: actix_web::HttpRequest) -> 
         .map_into_boxed_body()
 }
 
-/// One subscriber's events: its `init`, then everything broadcast after it. The
-/// stream (and with it the receiver and the open-stream count) is dropped by
-/// actix as soon as the client's connection is found closed.
+/// Per-stream settings from the config.
+#[derive(Clone, Copy)]
+pub struct StreamLimits {
+    pub max_stream_age: Option<Duration>,
+}
+
+/// Between 90 % and 100 % of `age`, so streams opened together (after a deploy)
+/// do not all end, and reconnect, together.
+fn jittered(age: Duration) -> Duration {
+    age.mul_f64(rand::random_range(0.9..=1.0))
+}
+
+/// One subscriber's events: its backlog (`init`, `reset` or replayed events),
+/// then everything broadcast after it. The stream (and with it the receiver and
+/// the open-stream count) is dropped by actix as soon as the client's
+/// connection is found closed.
 fn subscriber_events(
     hub: Hub,
     subscription: Subscription,
+    deadline: Option<Instant>,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> {
     let state = Subscriber {
         _open: OpenStream::new(hub.metrics()),
         hub,
+        backlog: subscription.backlog,
         receiver: subscription.receiver,
-        next: Some(subscription.first),
+        deadline,
         finished: false,
     };
     stream::unfold(state, |mut state| async move {
         let event = state.next_event().await?;
+        state.hub.metrics().events_delivered.inc();
         Some((Ok(to_sse(&event)), state))
     })
 }
 
 struct Subscriber {
     hub: Hub,
+    /// Sent before reading the receiver again.
+    backlog: std::vec::IntoIter<Arc<Published>>,
     receiver: broadcast::Receiver<Arc<Published>>,
-    /// An event to send before reading the receiver again (`init` or `reset`).
-    next: Option<Arc<Published>>,
+    /// When the stream should end (`--max-stream-age`).
+    deadline: Option<Instant>,
     finished: bool,
     /// Held only for its `Drop`: the stream counts as open while this lives.
     _open: OpenStream,
@@ -77,22 +126,35 @@ impl Subscriber {
         if self.finished {
             return None;
         }
-        if let Some(event) = self.next.take() {
+        if let Some(event) = self.backlog.next() {
             return Some(event);
         }
         match self.receiver.recv().await {
+            Ok(event) if event.name == "shutdown" => {
+                // The stream ends after it, so the browser reconnects now (to
+                // another instance) instead of waiting for a timeout.
+                self.finished = true;
+                Some(event)
+            }
             Ok(event) => {
-                // After `shutdown` the stream ends, so the browser reconnects now
-                // (to another instance) instead of waiting for a timeout.
-                self.finished = event.name == "shutdown";
+                if self
+                    .deadline
+                    .is_some_and(|deadline| Instant::now() >= deadline)
+                {
+                    // Checked when an event is due (a heartbeat at the latest),
+                    // which needs no timer per stream. The event is not sent: it
+                    // is in the history, so the client's resume replays it.
+                    return None;
+                }
                 Some(event)
             }
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "subscriber lagged; sending a reset");
-                match self.hub.resubscribe("lagged") {
-                    Ok(Subscription { first, receiver }) => {
+                match self.hub.resync(ResetReason::Lagged) {
+                    Ok(Subscription { backlog, receiver }) => {
+                        self.backlog = backlog;
                         self.receiver = receiver;
-                        Some(first)
+                        self.backlog.next()
                     }
                     Err(error) => {
                         tracing::error!(%error, "could not build a reset; closing stream");
@@ -101,6 +163,21 @@ impl Subscriber {
                 }
             }
             Err(RecvError::Closed) => None,
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        // A stream that ends while hopelessly behind was a stuck viewer, cut off
+        // (by the kernel's TCP_USER_TIMEOUT or the client giving up) before it
+        // could drain and be reset.
+        if self.hub.has_lagged(&self.receiver) {
+            self.hub
+                .metrics()
+                .subscribers_dropped
+                .with_label_values(&[ResetReason::Lagged.as_str()])
+                .inc();
         }
     }
 }
