@@ -81,10 +81,7 @@ impl Application {
         // Without this, a client that closed its socket is noticed only at the
         // second write after it left, holding its fd and buffers meanwhile.
         .h1_allow_half_closed(false)
-        // A viewer that stops reading (a frozen tab, a dead phone behind NAT)
-        // leaves its stream unable to write. The kernel closes such a
-        // connection once nothing it sent was taken for this long.
-        .on_connect(move |connection, _| set_stuck_timeout(connection, stuck_timeout))
+        .on_connect(move |connection, _| tune_socket(connection, stuck_timeout))
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .shutdown_signal(async move {
             shutdown.await;
@@ -143,11 +140,25 @@ fn spawn_heartbeat(hub: Hub, interval: std::time::Duration) -> JoinHandle<()> {
     })
 }
 
-fn set_stuck_timeout(connection: &dyn std::any::Any, timeout: std::time::Duration) {
-    if let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(error) = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(timeout)) {
-            tracing::warn!(%error, "could not set TCP_USER_TIMEOUT");
-        }
+/// Kernel send buffer per connection. Linux would otherwise grow it to 4 MiB
+/// for a viewer that stopped reading, hiding thousands of events from the
+/// backpressure accounting and holding that memory until the connection dies.
+const SEND_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Bounds what a viewer that stops reading (a frozen tab, a dead phone behind
+/// NAT) can cost: a small kernel send buffer, and TCP_USER_TIMEOUT, with which
+/// the kernel closes the connection once nothing it sent was taken for
+/// `stuck_timeout` (zero-window probes included, on Linux >= 5.11).
+fn tune_socket(connection: &dyn std::any::Any, stuck_timeout: std::time::Duration) {
+    let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        return;
+    };
+    let socket = socket2::SockRef::from(stream);
+    if let Err(error) = socket.set_tcp_user_timeout(Some(stuck_timeout)) {
+        tracing::warn!(%error, "could not set TCP_USER_TIMEOUT");
+    }
+    if let Err(error) = socket.set_send_buffer_size(SEND_BUFFER_BYTES) {
+        tracing::warn!(%error, "could not set SO_SNDBUF");
     }
 }
 
