@@ -127,6 +127,10 @@ impl Subscriber {
             return None;
         }
         if let Some(event) = self.backlog.next() {
+            if self.backlog.len() == 0 {
+                // Free the drained buffer: a replay can leave a big one behind.
+                self.backlog = Vec::new().into_iter();
+            }
             return Some(event);
         }
         match self.receiver.recv().await {
