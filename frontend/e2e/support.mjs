@@ -48,16 +48,35 @@ export const chromiumArgs = [
 const LISTENING = /Pulseboard listening on (http:\/\/\S+)/;
 
 /**
- * Starts the server on a free port (`--addr 127.0.0.1:0`) and resolves once it
- * prints the address it bound. Returns { url, stop, output }: `stop()` ends it
- * (SIGTERM, then SIGKILL after 5 s); `output()` is its recent stdout+stderr,
- * for failure messages.
+ * Starts the server and resolves once it prints the address it bound. By
+ * default it takes a free port (`--addr 127.0.0.1:0`); pass `addr` (the `host`
+ * of an earlier server's `url`) to restart on the same address, e.g. to test
+ * that a browser reconnects by itself. A port still held by the previous
+ * process (TIME_WAIT, or an exit not yet reaped) is retried for `bindRetryMs`.
+ *
+ * Returns { url, pid, stop, kill, output }: `stop()` ends it (SIGTERM, then
+ * SIGKILL after 5 s); `kill(signal)` sends one signal and resolves when it has
+ * exited; `output()` is its recent stdout+stderr, for failure messages.
  */
-export function startServer({ extraArgs = [], timeoutMs = 30_000 } = {}) {
+export async function startServer({ addr, bindRetryMs = 10_000, ...options } = {}) {
+  if (!addr) return startServerOnce({ ...options, addr: '127.0.0.1:0' });
+  const deadline = Date.now() + bindRetryMs;
+  for (;;) {
+    try {
+      return await startServerOnce({ ...options, addr });
+    } catch (error) {
+      const inUse = /address already in use|AddrInUse|os error 98/i.test(String(error.message));
+      if (!inUse || Date.now() >= deadline) throw error;
+      await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    }
+  }
+}
+
+function startServerOnce({ addr, extraArgs = [], timeoutMs = 30_000 }) {
   const bin = serverBinary();
   const staticDir = process.env.PULSEBOARD_STATIC_DIR ?? resolve(repoRoot, 'frontend', 'dist');
   const args = [
-    '--addr', '127.0.0.1:0',
+    '--addr', addr,
     '--static-dir', staticDir,
     '--sample-interval', '250ms',
     '--heartbeat-interval', '1s',
@@ -111,6 +130,15 @@ export function startServer({ extraArgs = [], timeoutMs = 30_000 } = {}) {
     clearTimeout(timer);
   };
 
+  // One signal, no escalation: for tests of what clients see when the server
+  // dies (SIGKILL) or shuts down gracefully (SIGTERM).
+  const kill = async (signal = 'SIGKILL') => {
+    process.off('exit', killOnExit);
+    if (exited) return exitedPromise;
+    child.kill(signal);
+    return exitedPromise;
+  };
+
   const ready = new Promise((resolveUrl, reject) => {
     let lineBuffer = '';
     const onData = (chunk) => {
@@ -145,7 +173,7 @@ export function startServer({ extraArgs = [], timeoutMs = 30_000 } = {}) {
   });
 
   return ready.then(
-    (url) => ({ url, stop, output }),
+    (url) => ({ url, pid: child.pid, stop, kill, output }),
     async (err) => {
       await stop();
       throw err;

@@ -185,7 +185,18 @@ pub fn age(seconds: f64) -> String {
     if !seconds.is_finite() || seconds < 5.0 {
         return "just now".to_owned();
     }
-    let total = seconds as u64;
+    ago(seconds)
+}
+
+/// "12s ago", "5m ago": like [`age`] but to the second from zero, for a
+/// counter that visibly ticks (the badge's "last event …"). A negative or
+/// non-finite age (a clock step) reads as "0s ago".
+pub fn ago(seconds: f64) -> String {
+    let total = if seconds.is_finite() && seconds > 0.0 {
+        seconds as u64
+    } else {
+        0
+    };
     let text = if total < 60 {
         format!("{total}s")
     } else if total < 3_600 {
@@ -366,6 +377,16 @@ mod tests {
         assert_eq!(age(300.0), "5m ago");
         assert_eq!(age(7_200.0), "2h ago");
         assert_eq!(age(200_000.0), "2d ago");
+    }
+
+    #[test]
+    fn ago_counts_seconds_from_zero() {
+        assert_eq!(ago(0.4), "0s ago");
+        assert_eq!(ago(3.9), "3s ago");
+        assert_eq!(ago(59.9), "59s ago");
+        assert_eq!(ago(61.0), "1m ago");
+        assert_eq!(ago(-2.0), "0s ago");
+        assert_eq!(ago(f64::NAN), "0s ago");
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! - [`stream`]: the tab's single EventSource and the store it feeds (context);
 //! - [`state`]: the store's state and reducer (pure, tested natively);
+//! - [`backoff`]: when to reconnect (pure, tested natively);
 //! - [`format`], [`chart`]: text and geometry for the views (pure, tested);
 //! - [`components`]: the views, one file per widget kind.
 
 pub mod app;
+pub mod backoff;
 pub mod chart;
 pub mod components;
 pub mod format;

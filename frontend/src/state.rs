@@ -9,16 +9,17 @@ use std::rc::Rc;
 use protocol::{EventId, ServerEvent, Snapshot};
 use yew::Reducible;
 
-/// What the badge in the header shows.
+/// The state of the tab's event stream, as the badge in the header shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConnectionState {
-    /// No `init` has arrived yet on any connection.
+    /// The first connection is being made; nothing failed yet.
     #[default]
     Connecting,
     /// The stream delivers events.
     Live,
     /// The connection dropped (or the server said it is going away) and a new
-    /// one is being made; the dashboard shows the last known values meanwhile.
+    /// one is scheduled or being made; the dashboard shows the last known
+    /// values meanwhile.
     Reconnecting,
 }
 
@@ -57,6 +58,19 @@ pub struct DashboardState {
     /// Server clock minus browser clock, from the last heartbeat, so widget
     /// ages ("updated 3m ago") are not skewed by a wrong client clock.
     pub clock_offset_ms: f64,
+    /// The reconnect under way while `connection` is `Reconnecting`.
+    pub retry: Option<RetryInfo>,
+    /// The browser says it has no network (`navigator.onLine` is false).
+    pub offline: bool,
+}
+
+/// A scheduled reconnect, for the badge: which attempt, and when it starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryInfo {
+    /// 1, 2, 3, ... since the last healthy connection.
+    pub attempt: u32,
+    /// Browser time at which the new connection is opened.
+    pub at_ms: f64,
 }
 
 /// Everything that can change the state.
@@ -69,9 +83,13 @@ pub enum Action {
         id: Option<EventId>,
         at_ms: f64,
     },
-    /// The connection failed: an `error` event while the browser retries, a
-    /// fatal close, or no heartbeat for too long.
-    ConnectionLost,
+    /// The EventSource opened: the server accepted the stream.
+    Opened,
+    /// The connection failed (an `error`, no heartbeat for too long) or the
+    /// server went away, and a new one is scheduled.
+    RetryScheduled(RetryInfo),
+    /// The browser's `online`/`offline` events (and `navigator.onLine` at start).
+    Network { online: bool },
 }
 
 impl DashboardState {
@@ -85,15 +103,22 @@ impl DashboardState {
     /// skip a re-render for no-ops.
     pub fn apply(&mut self, action: Action) -> bool {
         match action {
-            Action::ConnectionLost => {
-                if self.connection == ConnectionState::Live {
-                    self.connection = ConnectionState::Reconnecting;
-                    true
-                } else {
-                    // Before the first init we are still "connecting"; once
-                    // reconnecting, more errors change nothing.
-                    false
-                }
+            Action::Opened => {
+                // Without a snapshot there is nothing live to show yet: `init`
+                // follows at once and turns the badge live.
+                let was = self.connection;
+                self.data_flows();
+                self.connection != was
+            }
+            Action::RetryScheduled(retry) => {
+                self.connection = ConnectionState::Reconnecting;
+                self.retry = Some(retry);
+                true
+            }
+            Action::Network { online } => {
+                let changed = self.offline == online;
+                self.offline = !online;
+                changed
             }
             Action::Received { event, id, at_ms } => {
                 self.last_event_at = Some(at_ms);
@@ -129,10 +154,9 @@ impl DashboardState {
                 self.data_flows();
             }
             ServerEvent::Shutdown(_) => {
-                // The server closes the stream next; the browser reconnects.
-                if self.has_snapshot() {
-                    self.connection = ConnectionState::Reconnecting;
-                }
+                // The server closes the stream next; the stream module
+                // reconnects (and says when with `RetryScheduled`).
+                self.connection = ConnectionState::Reconnecting;
             }
         }
     }
@@ -141,15 +165,20 @@ impl DashboardState {
         self.snapshot = snapshot;
         self.epoch = Some(epoch);
         self.last_event_id = last_event_id;
-        self.connection = ConnectionState::Live;
+        self.go_live();
     }
 
-    /// Events flowing after a reconnect prove the stream works again, even if the
-    /// server resumed by replaying instead of starting with `init`.
+    /// An open stream or events flowing after a reconnect prove the stream
+    /// works again, even if the server resumed by replaying (no `init`).
     fn data_flows(&mut self) {
         if self.has_snapshot() {
-            self.connection = ConnectionState::Live;
+            self.go_live();
         }
+    }
+
+    fn go_live(&mut self) {
+        self.connection = ConnectionState::Live;
+        self.retry = None;
     }
 
     /// Records a state-changing event's id. Returns `false` for an event that is
@@ -181,14 +210,18 @@ impl Reducible for DashboardState {
     }
 }
 
+/// The heartbeat interval assumed until an `init` says otherwise (the server's
+/// default), so a connection that never delivers anything is still judged.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 15_000;
+
 /// Whether a connection is presumed dead: nothing (not even a heartbeat) for
-/// two and a half heartbeat intervals since `last_seen_ms`. Without a known
-/// interval (no `init` yet) there is nothing to judge by.
+/// two and a half heartbeat intervals since `last_seen_ms`.
 pub fn heartbeat_overdue(last_seen_ms: f64, heartbeat_ms: Option<u64>, now_ms: f64) -> bool {
-    match heartbeat_ms {
-        Some(interval) if interval > 0 => now_ms - last_seen_ms > interval as f64 * 2.5,
-        _ => false,
-    }
+    let interval = match heartbeat_ms {
+        Some(interval) if interval > 0 => interval,
+        _ => DEFAULT_HEARTBEAT_MS,
+    };
+    now_ms - last_seen_ms > interval as f64 * 2.5
 }
 
 #[cfg(test)]
@@ -399,26 +432,116 @@ mod tests {
         assert_eq!(state.heartbeat_ms, Some(15_000));
     }
 
+    fn retry(attempt: u32, at_ms: f64) -> Action {
+        Action::RetryScheduled(RetryInfo { attempt, at_ms })
+    }
+
     #[test]
-    fn connection_loss_and_recovery() {
+    fn a_scheduled_retry_means_reconnecting() {
+        // Even before the first init: the first connection failed.
         let mut state = DashboardState::default();
-        // Errors before the first init: still connecting, and no re-render.
-        assert!(!state.apply(Action::ConnectionLost));
+        assert!(state.apply(retry(1, 2_000.0)));
+        assert_eq!(state.connection, ConnectionState::Reconnecting);
+        assert_eq!(
+            state.retry,
+            Some(RetryInfo {
+                attempt: 1,
+                at_ms: 2_000.0
+            })
+        );
+        // The server answers at last: init, live, no retry pending.
+        state.apply(received(init("ep1", None, vec![]), None));
+        assert_eq!(state.connection, ConnectionState::Live);
+        assert_eq!(state.retry, None);
+
+        // Each new schedule replaces the last one.
+        state.apply(retry(1, 3_000.0));
+        state.apply(retry(2, 5_000.0));
+        assert_eq!(state.retry.map(|r| r.attempt), Some(2));
+    }
+
+    #[test]
+    fn open_turns_live_only_with_a_snapshot() {
+        // First connection: the badge waits for init, no re-render.
+        let mut state = DashboardState::default();
+        assert!(!state.apply(Action::Opened));
         assert_eq!(state.connection, ConnectionState::Connecting);
 
+        // A reconnect that resumed: `open` is proof enough, before any event.
         state = live_with(vec![]);
-        assert!(state.apply(Action::ConnectionLost));
-        assert_eq!(state.connection, ConnectionState::Reconnecting);
-        assert!(!state.apply(Action::ConnectionLost));
+        state.apply(retry(3, 9_000.0));
+        assert!(state.apply(Action::Opened));
+        assert_eq!(state.connection, ConnectionState::Live);
+        assert_eq!(state.retry, None);
+        assert!(!state.apply(Action::Opened));
+    }
 
-        // The browser reconnected and the server starts with init again.
-        state.apply(received(init("ep1", Some(eid("ep1", 20)), vec![]), None));
+    #[test]
+    fn a_resumed_stream_may_start_with_replayed_updates() {
+        let mut state = live_with(vec![Widget::new(id("cpu"), None, series(&[(1, 1.0)]), 1)]);
+        state.apply(retry(1, 2_000.0));
+        // The server replays 11 and 12 with their original ids; no init.
+        state.apply(received(
+            update("cpu", series(&[(2, 2.0)]), 2),
+            Some(eid("ep1", 11)),
+        ));
+        assert_eq!(state.connection, ConnectionState::Live);
+        state.apply(received(
+            update("cpu", series(&[(3, 3.0)]), 3),
+            Some(eid("ep1", 12)),
+        ));
+        assert_eq!(
+            value_of(&state, "cpu"),
+            series(&[(1, 1.0), (2, 2.0), (3, 3.0)])
+        );
+        assert_eq!(state.last_event_id, Some(eid("ep1", 12)));
+    }
+
+    #[test]
+    fn a_resumed_stream_may_start_with_a_heartbeat_or_a_reset() {
+        // Nothing was missed: the first thing on the new stream is a heartbeat.
+        let mut state = live_with(vec![]);
+        state.apply(retry(1, 2_000.0));
+        state.apply(received(
+            ServerEvent::Heartbeat(Heartbeat { server_time: 5 }),
+            None,
+        ));
         assert_eq!(state.connection, ConnectionState::Live);
 
-        // Or it only replays: data flowing is proof enough.
-        state.apply(Action::ConnectionLost);
-        state.apply(received(update("a", number(1.0), 1), Some(eid("ep1", 21))));
+        // The server restarted (another epoch): a reset replaces everything.
+        state.apply(retry(1, 4_000.0));
+        state.apply(received(
+            ServerEvent::Reset(Reset {
+                epoch: "ep2".to_owned(),
+                last_event_id: Some(eid("ep2", 3)),
+                snapshot: Snapshot {
+                    widgets: vec![Widget::new(id("b"), None, number(2.0), 1)],
+                },
+            }),
+            Some(eid("ep2", 3)),
+        ));
         assert_eq!(state.connection, ConnectionState::Live);
+        assert_eq!(state.retry, None);
+        assert_eq!(state.epoch.as_deref(), Some("ep2"));
+        assert_eq!(state.last_event_id, Some(eid("ep2", 3)));
+        // The new epoch's ids continue from the reset's.
+        state.apply(received(update("b", number(3.0), 2), Some(eid("ep2", 3))));
+        assert_eq!(value_of(&state, "b"), number(2.0));
+        state.apply(received(update("b", number(3.0), 2), Some(eid("ep2", 4))));
+        assert_eq!(value_of(&state, "b"), number(3.0));
+    }
+
+    #[test]
+    fn network_state_is_tracked() {
+        let mut state = live_with(vec![]);
+        assert!(!state.offline);
+        assert!(!state.apply(Action::Network { online: true }));
+        assert!(state.apply(Action::Network { online: false }));
+        assert!(state.offline);
+        // The connection state is the stream's own business.
+        assert_eq!(state.connection, ConnectionState::Live);
+        assert!(state.apply(Action::Network { online: true }));
+        assert!(!state.offline);
     }
 
     #[test]
@@ -431,6 +554,8 @@ mod tests {
             None,
         ));
         assert_eq!(state.connection, ConnectionState::Reconnecting);
+        // The values stay on screen until the next stream replaces them.
+        assert!(state.has_snapshot());
     }
 
     #[test]
@@ -450,7 +575,9 @@ mod tests {
     #[test]
     fn reducer_skips_rerender_for_no_ops() {
         let state = Rc::new(DashboardState::default());
-        let next = state.clone().reduce(Action::ConnectionLost);
+        let next = state.clone().reduce(Action::Opened);
+        assert!(Rc::ptr_eq(&state, &next));
+        let next = state.clone().reduce(Action::Network { online: true });
         assert!(Rc::ptr_eq(&state, &next));
         let next = state
             .clone()
@@ -461,8 +588,10 @@ mod tests {
 
     #[test]
     fn overdue_after_two_and_a_half_heartbeats() {
-        assert!(!heartbeat_overdue(0.0, None, 1e9));
-        assert!(!heartbeat_overdue(0.0, Some(0), 1e9));
+        // Without an init, the server's default interval (15 s) is assumed.
+        assert!(!heartbeat_overdue(0.0, None, 37_500.0));
+        assert!(heartbeat_overdue(0.0, None, 37_501.0));
+        assert!(heartbeat_overdue(0.0, Some(0), 37_501.0));
         assert!(!heartbeat_overdue(1_000.0, Some(1_000), 3_500.0));
         assert!(heartbeat_overdue(1_000.0, Some(1_000), 3_501.0));
     }

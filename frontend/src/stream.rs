@@ -5,15 +5,25 @@
 //! `/api/events`. Components read the store with [`use_dashboard`] and never open
 //! a stream of their own (browsers allow ~6 HTTP/1.1 connections per origin).
 //!
-//! Who reconnects:
-//! - a dropped connection: the browser, by itself, sending `Last-Event-ID`
-//!   (we only see `error` events meanwhile and show "Reconnecting");
-//! - a fatal close (readyState CLOSED, e.g. an HTTP error from a proxy): the
-//!   browser gives up, so we open a new EventSource after [`RETRY_AFTER_FATAL_MS`];
-//! - a silent dead connection (no heartbeat for 2.5 intervals): we close it and
-//!   open a new one at once.
+//! Reconnecting is always ours. On any `error` (a dropped connection, a refused
+//! one, an HTTP error from a proxy), on a silent connection (no event for 2.5
+//! heartbeat intervals) and on the server's `shutdown`, the EventSource is
+//! closed at once and a new one is opened after a delay from [`Backoff`]
+//! (exponential, full jitter). Left alone, the browser would retry a dropped
+//! connection at the server's fixed `retry:` interval, forever and in step with
+//! every other tab of a restarted server, yet give up for good on an HTTP error.
+//! Closing first leaves one path to reason about, and lets the badge tell which
+//! attempt this is and when it starts.
 //!
-//! Never two at a time: the old EventSource is closed before a new one opens.
+//! Resuming: a new EventSource asks for `/api/events?last_event_id=<id>`, with
+//! the id of the last event the reducer applied. The server replays what was
+//! missed (or sends a `reset` when it cannot), so no update is lost or applied
+//! twice. The very first one, with no id yet, gets an `init`.
+//!
+//! Never two at a time: the old EventSource is closed before a new one opens
+//! (and, as dropping any clone of a gloo-net EventSource closes it, the only
+//! handle lives in [`Supervisor::source`]); a generation counter silences the
+//! reader task and pending retry of a replaced one.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -24,18 +34,18 @@ use gloo_net::eventsource::futures::{EventSource, EventSourceSubscription};
 use gloo_net::eventsource::State;
 use gloo_timers::callback::Interval;
 use protocol::{EventId, ServerEvent};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::MessageEvent;
 use yew::platform::spawn_local;
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
-use crate::state::{heartbeat_overdue, Action, DashboardState};
+use crate::backoff::{Backoff, Retry};
+use crate::state::{heartbeat_overdue, Action, DashboardState, RetryInfo};
 
 /// Relative, so the SPA works behind any prefix-free proxy and under `trunk serve`.
 pub const EVENTS_URL: &str = "/api/events";
-/// Delay before replacing an EventSource the browser closed for good.
-pub const RETRY_AFTER_FATAL_MS: u64 = 2_000;
 /// How often the heartbeat watchdog looks at the clock.
 const WATCHDOG_EVERY_MS: u32 = 1_000;
 
@@ -48,6 +58,16 @@ pub fn use_dashboard() -> Store {
     use_context::<Store>().expect("use_dashboard() needs an <EventStream> ancestor")
 }
 
+/// The stream's URL: plain for a first connection (the server starts it with
+/// `init`), else resuming after `resume_from`. Event ids are checked to be
+/// `<letters and digits>-<digits>` when parsed, so they need no escaping.
+pub fn events_url(resume_from: Option<&EventId>) -> String {
+    match resume_from {
+        Some(id) => format!("{EVENTS_URL}?last_event_id={id}"),
+        None => EVENTS_URL.to_owned(),
+    }
+}
+
 #[derive(Properties, PartialEq)]
 pub struct EventStreamProps {
     #[prop_or_default]
@@ -58,10 +78,21 @@ pub struct EventStreamProps {
 #[function_component]
 pub fn EventStream(props: &EventStreamProps) -> Html {
     let store = use_reducer(DashboardState::default);
+    // Where a new stream resumes: the reducer's last applied id, copied here
+    // after every change. Dispatching reduces synchronously and the render
+    // (with its effects) runs in a microtask, while a new EventSource is only
+    // ever opened from a timer, so the supervisor always reads the latest id.
+    let resume_from = use_mut_ref(|| None::<EventId>);
+    {
+        let resume_from = resume_from.clone();
+        use_effect_with(store.last_event_id.clone(), move |id| {
+            *resume_from.borrow_mut() = id.clone();
+        });
+    }
     {
         let dispatcher = store.dispatcher();
         use_effect_with((), move |_| {
-            let supervisor = Supervisor::start(dispatcher);
+            let supervisor = Supervisor::start(dispatcher, resume_from);
             move || supervisor.stop()
         });
     }
@@ -75,14 +106,21 @@ pub fn EventStream(props: &EventStreamProps) -> Html {
 /// Owns the connection: opens, watches and replaces the EventSource.
 struct Supervisor {
     dispatch: UseReducerDispatcher<DashboardState>,
+    /// The last event id the reducer applied (kept current by [`EventStream`]).
+    resume_from: Rc<RefCell<Option<EventId>>>,
     /// The one EventSource. Dropping (any clone of) it closes it, so it lives here.
     source: RefCell<Option<EventSource>>,
-    /// Bumped on every (re)connect and on stop: a reader task that sees another
-    /// number belongs to a replaced EventSource and quits without a word.
+    /// Bumped on every (re)connect, close and stop: a reader task or pending
+    /// retry that sees another number belongs to the past and quits quietly.
     generation: Cell<u64>,
+    backoff: RefCell<Backoff>,
     watchdog: RefCell<Option<Interval>>,
-    /// Browser time of the last event on the current connection.
+    /// The window's `online`/`offline` listeners.
+    network: RefCell<Vec<WindowListener>>,
+    /// Browser time of the last sign of life on the current connection (or of
+    /// its opening).
     last_seen_ms: Cell<f64>,
+    /// From the last `init`; kept across reconnects that resume without one.
     heartbeat_ms: Cell<Option<u64>>,
 }
 
@@ -90,45 +128,69 @@ struct Supervisor {
 struct SupervisorHandle(Rc<Supervisor>);
 
 impl Supervisor {
-    fn start(dispatch: UseReducerDispatcher<DashboardState>) -> SupervisorHandle {
+    fn start(
+        dispatch: UseReducerDispatcher<DashboardState>,
+        resume_from: Rc<RefCell<Option<EventId>>>,
+    ) -> SupervisorHandle {
         let supervisor = Rc::new(Supervisor {
             dispatch,
+            resume_from,
             source: RefCell::new(None),
             generation: Cell::new(0),
+            backoff: RefCell::new(Backoff::default()),
             watchdog: RefCell::new(None),
+            network: RefCell::new(Vec::new()),
             last_seen_ms: Cell::new(now_ms()),
             heartbeat_ms: Cell::new(None),
         });
+
         let weak = Rc::downgrade(&supervisor);
         *supervisor.watchdog.borrow_mut() = Some(Interval::new(WATCHDOG_EVERY_MS, move || {
             if let Some(supervisor) = weak.upgrade() {
                 supervisor.check_heartbeat();
             }
         }));
+
+        let listeners = [("online", true), ("offline", false)]
+            .into_iter()
+            .filter_map(|(name, online)| {
+                let weak = Rc::downgrade(&supervisor);
+                WindowListener::new(name, move || {
+                    if let Some(supervisor) = weak.upgrade() {
+                        supervisor.on_network(online);
+                    }
+                })
+            })
+            .collect();
+        *supervisor.network.borrow_mut() = listeners;
+        supervisor.dispatch.dispatch(Action::Network {
+            online: browser_online(),
+        });
+
         supervisor.connect();
         SupervisorHandle(supervisor)
     }
 
-    /// Closes the current EventSource (if any) and opens a fresh one.
+    /// Closes the current EventSource (if any) and opens a fresh one that
+    /// resumes after the last applied event.
     fn connect(self: &Rc<Self>) {
         self.close_current();
         let generation = self.generation.get();
         self.last_seen_ms.set(now_ms());
 
-        let mut source = match EventSource::new(EVENTS_URL) {
+        let url = events_url(self.resume_from.borrow().as_ref());
+        let mut source = match EventSource::new(&url) {
             Ok(source) => source,
             Err(err) => {
-                warn(&format!("cannot open {EVENTS_URL}: {err}"));
-                self.retry_later();
+                self.reconnect_later(&format!("cannot open {url}: {err}"));
                 return;
             }
         };
         let subscriptions = match subscribe_all(&mut source) {
             Ok(subscriptions) => subscriptions,
             Err(err) => {
-                warn(&format!("cannot listen on {EVENTS_URL}: {err}"));
                 source.close();
-                self.retry_later();
+                self.reconnect_later(&format!("cannot listen on {url}: {err}"));
                 return;
             }
         };
@@ -151,13 +213,48 @@ impl Supervisor {
         }
     }
 
-    /// Connects again after a pause, unless something else (a stop, another
-    /// connect) moved on to a new generation meanwhile.
-    fn retry_later(self: &Rc<Self>) {
-        let weak = Rc::downgrade(self);
+    fn is_current(&self, generation: u64) -> bool {
+        self.generation.get() == generation
+    }
+
+    /// The connection failed or went silent: close it now (so the browser does
+    /// not retry behind our back) and open the next one after the backoff.
+    fn reconnect_later(self: &Rc<Self>, why: &str) {
+        self.close_current();
+        let retry = self
+            .backoff
+            .borrow_mut()
+            .after_failure(now_ms(), js_sys::Math::random());
+        warn(&format!(
+            "{why}; reconnecting in {:.1} s (attempt {})",
+            retry.delay_ms as f64 / 1000.0,
+            retry.attempt
+        ));
+        self.schedule(retry);
+    }
+
+    /// The server is going away and said when to come back. Close before it
+    /// ends the stream, or the browser's own reconnect would race ours.
+    fn reconnect_after_shutdown(self: &Rc<Self>, hint_ms: u64) {
+        self.close_current();
+        let retry =
+            self.backoff
+                .borrow_mut()
+                .after_shutdown(now_ms(), hint_ms, js_sys::Math::random());
+        self.schedule(retry);
+    }
+
+    /// Tells the badge, then connects after the delay unless something else (a
+    /// stop, the network coming back) moved on to a new generation meanwhile.
+    fn schedule(self: &Rc<Self>, retry: Retry) {
         let generation = self.generation.get();
+        self.dispatch.dispatch(Action::RetryScheduled(RetryInfo {
+            attempt: retry.attempt,
+            at_ms: now_ms() + retry.delay_ms as f64,
+        }));
+        let weak = Rc::downgrade(self);
         spawn_local(async move {
-            sleep(Duration::from_millis(RETRY_AFTER_FATAL_MS)).await;
+            sleep(Duration::from_millis(retry.delay_ms)).await;
             if let Some(supervisor) = weak.upgrade() {
                 if supervisor.is_current(generation) {
                     supervisor.connect();
@@ -166,13 +263,21 @@ impl Supervisor {
         });
     }
 
-    fn is_current(&self, generation: u64) -> bool {
-        self.generation.get() == generation
-    }
-
-    fn on_message(&self, name: &str, message: &MessageEvent) {
+    /// Any sign of life restarts the watchdog's clock and the backoff's health clock.
+    fn alive(&self) -> f64 {
         let at_ms = now_ms();
         self.last_seen_ms.set(at_ms);
+        self.backoff.borrow_mut().live(at_ms);
+        at_ms
+    }
+
+    fn on_open(&self) {
+        self.alive();
+        self.dispatch.dispatch(Action::Opened);
+    }
+
+    fn on_message(self: &Rc<Self>, name: &str, message: &MessageEvent) {
+        let at_ms = self.alive();
         let Some(data) = message.data().as_string() else {
             warn(&format!("skipped `{name}` event without text data"));
             return;
@@ -184,41 +289,72 @@ impl Supervisor {
                 return;
             }
         };
-        if let ServerEvent::Init(init) = &event {
-            self.heartbeat_ms.set(Some(init.heartbeat_ms));
-        }
+        let shutdown_hint = match &event {
+            ServerEvent::Init(init) => {
+                self.heartbeat_ms.set(Some(init.heartbeat_ms));
+                None
+            }
+            ServerEvent::Shutdown(shutdown) => Some(shutdown.reconnect_after_ms),
+            _ => None,
+        };
         // The browser keeps the last `id:` it saw; only state-changing events
         // carry one, and only those use it.
         let id = message.last_event_id().parse::<EventId>().ok();
         self.dispatch
             .dispatch(Action::Received { event, id, at_ms });
+        if let Some(hint_ms) = shutdown_hint {
+            self.reconnect_after_shutdown(hint_ms);
+        }
     }
 
-    /// An `error` event: the browser is reconnecting (or gave up; then the
-    /// subscription stream reports it separately, see [`read`]).
-    fn on_error(&self) {
-        self.dispatch.dispatch(Action::ConnectionLost);
-    }
-
-    fn on_fatal(self: &Rc<Self>) {
-        warn(&format!(
-            "event stream closed; reconnecting in {} s",
-            RETRY_AFTER_FATAL_MS / 1000
-        ));
-        self.dispatch.dispatch(Action::ConnectionLost);
-        self.close_current();
-        self.retry_later();
+    /// An `error` event, whether the browser meant to retry (readyState
+    /// CONNECTING) or gave up (CLOSED): either way the reconnect is ours.
+    fn on_error(self: &Rc<Self>) {
+        let state = self.source.borrow().as_ref().map(EventSource::state);
+        let why = match state {
+            Some(State::Closed) => "event stream closed by the browser",
+            _ => "event stream dropped",
+        };
+        self.reconnect_later(why);
     }
 
     fn check_heartbeat(self: &Rc<Self>) {
+        // Also judges a connection stuck opening (say, a proxy that never
+        // answers): its clock started when it was opened.
+        let connected = self.source.borrow().is_some();
+        if connected
+            && heartbeat_overdue(self.last_seen_ms.get(), self.heartbeat_ms.get(), now_ms())
+        {
+            self.reconnect_later("no heartbeat for 2.5 intervals");
+        }
+    }
+
+    /// The browser's `online`/`offline` events.
+    ///
+    /// Offline: the stream is presumably dead (a TCP connection can take
+    /// minutes to notice), so it is replaced through the backoff now. The
+    /// retries go on while offline: `navigator.onLine` only knows about
+    /// network interfaces, and a server on localhost may well still answer;
+    /// then the badge simply turns live again.
+    ///
+    /// Online: a connection that is not open is replaced at once instead of
+    /// waiting out a backoff that grew while there was no network.
+    fn on_network(self: &Rc<Self>, online: bool) {
+        self.dispatch.dispatch(Action::Network { online });
+        if !online {
+            if self.source.borrow().is_some() {
+                self.reconnect_later("the browser went offline");
+            }
+            return;
+        }
         let open = matches!(
             self.source.borrow().as_ref().map(EventSource::state),
             Some(State::Open)
         );
-        if open && heartbeat_overdue(self.last_seen_ms.get(), self.heartbeat_ms.get(), now_ms()) {
-            warn("no heartbeat for 2.5 intervals; reconnecting");
-            self.dispatch.dispatch(Action::ConnectionLost);
-            self.connect();
+        if !open {
+            self.close_current();
+            let retry = self.backoff.borrow_mut().restart_now();
+            self.schedule(retry);
         }
     }
 }
@@ -227,6 +363,7 @@ impl SupervisorHandle {
     fn stop(self) {
         let supervisor = self.0;
         supervisor.watchdog.borrow_mut().take();
+        supervisor.network.borrow_mut().clear();
         // Also voids a pending retry: it belongs to an older generation.
         supervisor.close_current();
     }
@@ -259,20 +396,62 @@ async fn read(
         }
         match item {
             Ok((name, message)) => match name.as_str() {
-                // Connected (again): the watchdog's clock restarts; the badge
-                // turns live with the first event (`init` comes at once).
-                "open" => supervisor.last_seen_ms.set(now_ms()),
-                "error" => supervisor.on_error(),
+                "open" => supervisor.on_open(),
+                "error" => {
+                    supervisor.on_error();
+                    return;
+                }
                 _ => supervisor.on_message(&name, &message),
             },
-            // gloo-net reports an `error` as a stream error only when the
-            // EventSource is CLOSED: the browser will not retry.
+            // gloo-net reports an `error` as a stream error too when the
+            // EventSource is CLOSED; the `error` subscription usually comes
+            // first, and either way the first one replaces this EventSource.
             Err(_) => {
-                supervisor.on_fatal();
+                supervisor.on_error();
                 return;
             }
         }
     }
+}
+
+/// A listener on `window`, removed when dropped.
+struct WindowListener {
+    name: &'static str,
+    callback: Closure<dyn FnMut()>,
+}
+
+impl WindowListener {
+    /// `None` where there is no window or it refuses the listener: the app
+    /// still works, it only cannot show "offline".
+    fn new(name: &'static str, on_event: impl FnMut() + 'static) -> Option<WindowListener> {
+        let window = web_sys::window()?;
+        let callback = Closure::<dyn FnMut()>::new(on_event);
+        window
+            .add_event_listener_with_callback(name, callback.as_ref().unchecked_ref())
+            .ok()?;
+        Some(WindowListener { name, callback })
+    }
+}
+
+impl Drop for WindowListener {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback(
+                self.name,
+                self.callback.as_ref().unchecked_ref(),
+            );
+        }
+    }
+}
+
+/// `navigator.onLine`, read through `Reflect` because web-sys's `Navigator`
+/// binding is not among the enabled features. Unknown counts as online.
+fn browser_online() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+        .and_then(|navigator| js_sys::Reflect::get(&navigator, &JsValue::from_str("onLine")))
+        .ok()
+        .and_then(|online| online.as_bool())
+        .unwrap_or(true)
 }
 
 fn now_ms() -> f64 {
@@ -281,4 +460,19 @@ fn now_ms() -> f64 {
 
 fn warn(message: &str) {
     web_sys::console::warn_1(&JsValue::from_str(&format!("pulseboard: {message}")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_stream_asks_for_init_later_ones_resume() {
+        assert_eq!(events_url(None), "/api/events");
+        let id: EventId = "73d2734ac365ce15-31".parse().unwrap();
+        assert_eq!(
+            events_url(Some(&id)),
+            "/api/events?last_event_id=73d2734ac365ce15-31"
+        );
+    }
 }

@@ -1,6 +1,6 @@
-use gloo_timers::callback::Interval;
 use yew::prelude::*;
 
+use super::clock::use_clock;
 use super::widget::WidgetCard;
 use crate::state::ConnectionState;
 use crate::stream::use_dashboard;
@@ -55,20 +55,6 @@ pub fn Dashboard() -> Html {
             }) }
         </section>
     }
-}
-
-/// The browser's clock, re-read every `tick_ms`.
-#[hook]
-fn use_clock(tick_ms: u32) -> f64 {
-    let now = use_state(js_sys::Date::now);
-    {
-        let now = now.setter();
-        use_effect_with(tick_ms, move |&tick_ms| {
-            let interval = Interval::new(tick_ms, move || now.set(js_sys::Date::now()));
-            move || drop(interval)
-        });
-    }
-    *now
 }
 
 fn origin() -> String {

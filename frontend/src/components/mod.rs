@@ -2,6 +2,7 @@
 //! the right one, [`dashboard::Dashboard`] lays the cards out.
 
 pub mod badge;
+pub mod clock;
 pub mod dashboard;
 pub mod gauge;
 pub mod list;
