@@ -2,11 +2,15 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod process;
+pub mod raw;
+
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use eventsource_stream::{Event, Eventsource};
 use futures_util::{Stream, StreamExt};
+use protocol::EventId;
 use pulseboard::hub::Hub;
 use pulseboard::{Application, Config};
 use tokio::sync::oneshot;
@@ -58,46 +62,117 @@ impl TestServer {
         }
     }
 
+    /// `host:port`, for raw sockets.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("base is http://ip:port")
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         reqwest::get(format!("{}{}", self.base, path))
             .await
             .expect("request succeeds")
     }
 
-    /// The value of a Prometheus metric without labels.
+    /// The value of a Prometheus metric, e.g. `pulseboard_open_streams` or
+    /// `pulseboard_resets_sent_total{reason="lagged"}`. Fails if it is absent.
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self
-            .get("/metrics")
-            .await
-            .text()
-            .await
-            .expect("metrics body");
-        text.lines()
-            .find_map(|line| {
-                let (key, value) = line.split_once(' ')?;
-                (key == name).then(|| value.trim().parse().ok())?
-            })
-            .unwrap_or_else(|| panic!("metric {name} not found in:\n{text}"))
+        let text = metrics_text(&self.base).await;
+        metric_in(&text, name).unwrap_or_else(|| panic!("metric {name} not found in:\n{text}"))
+    }
+
+    /// Like [`TestServer::metric`], but a series that was never touched (a
+    /// label value not yet seen) counts as 0.
+    pub async fn metric_or_zero(&self, name: &str) -> f64 {
+        metric_in(&metrics_text(&self.base).await, name).unwrap_or(0.0)
     }
 
     /// Polls a metric until it has `expected`, or fails after `SOON`.
     pub async fn wait_for_metric(&self, name: &str, expected: f64) {
-        let deadline = Instant::now() + SOON;
-        loop {
-            let value = self.metric(name).await;
-            if value == expected {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{name} stayed {value}, expected {expected}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_metric_at(
+            &self.base,
+            name,
+            |v| v == expected,
+            &format!("== {expected}"),
+        )
+        .await
+    }
+
+    /// Polls a metric until it is at least `min`, or fails after `SOON`.
+    pub async fn wait_for_metric_at_least(&self, name: &str, min: f64) {
+        wait_for_metric_at(&self.base, name, |v| v >= min, &format!(">= {min}")).await
+    }
+
+    pub fn events_url(&self) -> String {
+        format!("{}/api/events", self.base)
     }
 
     pub async fn connect(&self) -> SseClient {
-        SseClient::connect(&format!("{}/api/events", self.base)).await
+        SseClient::connect(&self.events_url()).await
+    }
+
+    /// Resumes with a `Last-Event-ID` header, as a browser's own reconnect does.
+    pub async fn resume(&self, last_event_id: &str) -> SseClient {
+        SseClient::open(&self.events_url(), Some(last_event_id), None).await
+    }
+
+    /// Resumes with `?last_event_id=`, as the SPA's reconnect after a fatal close does.
+    pub async fn resume_by_query(&self, last_event_id: &str) -> SseClient {
+        SseClient::open(&self.events_url(), None, Some(last_event_id)).await
+    }
+
+    /// The id the hub gives event number `seq` of this run.
+    pub fn id(&self, seq: u64) -> String {
+        format!("{}-{seq}", self.hub.epoch())
+    }
+
+    /// Publishes `count` number updates to widget `widget`, values 1..=count;
+    /// returns the last id.
+    pub fn publish_numbers(&self, widget: &str, count: usize) -> EventId {
+        let mut last = None;
+        for i in 1..=count {
+            last = Some(
+                self.hub
+                    .publish(number_update(widget, i as f64))
+                    .expect("publish"),
+            );
+        }
+        last.expect("count > 0")
+    }
+}
+
+pub async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics request succeeds")
+        .text()
+        .await
+        .expect("metrics body")
+}
+
+/// The value of the sample `name` (with its labels, exactly as rendered) in a
+/// Prometheus text exposition.
+pub fn metric_in(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let (key, value) = line.rsplit_once(' ')?;
+        (key == name).then(|| value.trim().parse().ok())?
+    })
+}
+
+pub async fn wait_for_metric_at(base: &str, name: &str, ok: impl Fn(f64) -> bool, want: &str) {
+    let deadline = Instant::now() + SOON;
+    loop {
+        let value = metric_in(&metrics_text(base).await, name).unwrap_or(0.0);
+        if ok(value) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} stayed {value}, expected {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -105,6 +180,10 @@ type EventStream = Pin<Box<dyn Stream<Item = Result<Event, String>> + Send>>;
 
 /// An SSE client over a real HTTP connection, parsed by the `eventsource-stream`
 /// crate (not by the code under test).
+///
+/// Note that, as in a browser, an event's `id` is the *last event id* of the
+/// stream: an event sent without `id:` (heartbeat, shutdown) repeats the
+/// previous one.
 pub struct SseClient {
     pub headers: reqwest::header::HeaderMap,
     events: EventStream,
@@ -112,14 +191,31 @@ pub struct SseClient {
 
 impl SseClient {
     pub async fn connect(url: &str) -> SseClient {
-        let response = reqwest::Client::new()
+        SseClient::open(url, None, None).await
+    }
+
+    /// Opens a stream, optionally resuming with a `Last-Event-ID` header and/or
+    /// a `last_event_id` query parameter. The status must be 200 whatever they hold.
+    pub async fn open(url: &str, header: Option<&str>, query: Option<&str>) -> SseClient {
+        let mut request = reqwest::Client::new()
             .get(url)
             .header("Accept", "text/event-stream")
-            .header("Accept-Encoding", "gzip, deflate, br")
-            .send()
+            .header("Accept-Encoding", "gzip, deflate, br");
+        if let Some(id) = header {
+            request = request.header("Last-Event-ID", id);
+        }
+        if let Some(id) = query {
+            request = request.query(&[("last_event_id", id)]);
+        }
+        let response = tokio::time::timeout(SOON, request.send())
             .await
+            .expect("stream response within SOON")
             .expect("stream request succeeds");
-        assert_eq!(response.status(), 200, "stream status");
+        assert_eq!(
+            response.status(),
+            200,
+            "stream status (Last-Event-ID {header:?}, ?last_event_id {query:?})"
+        );
         let headers = response.headers().clone();
         let events = response
             .bytes_stream()
@@ -153,20 +249,86 @@ impl SseClient {
         }
     }
 
-    /// The next event that is not a heartbeat.
-    pub async fn next_change(&mut self) -> Event {
+    /// The next event that is not a heartbeat, or `None` if the stream ended.
+    pub async fn next_change_or_end(&mut self) -> Option<Event> {
         loop {
-            let event = self.next().await.expect("stream ended");
+            let event = self.next().await?;
             if event.event != "heartbeat" {
-                return event;
+                return Some(event);
             }
         }
+    }
+
+    /// The next event that is not a heartbeat.
+    pub async fn next_change(&mut self) -> Event {
+        self.next_change_or_end().await.expect("stream ended")
+    }
+
+    /// The next `n` events that are not heartbeats.
+    pub async fn next_changes(&mut self, n: usize) -> Vec<Event> {
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            events.push(self.next_change().await);
+        }
+        events
+    }
+
+    /// Reads `update`s up to and including sequence number `last`, asserting
+    /// each is exactly the one after the previous (no gap, no duplicate, no
+    /// other event), starting right after `after`. Returns how many it read.
+    pub async fn expect_updates_through(&mut self, epoch: &str, after: u64, last: u64) -> u64 {
+        let mut expected = after + 1;
+        while expected <= last {
+            let event = self.next_change().await;
+            assert_eq!(
+                event.event, "update",
+                "expected update {expected} (resumed after {after}), got {} {:?}",
+                event.event, event.id
+            );
+            assert_eq!(
+                seq_in(&event, epoch),
+                expected,
+                "gap, duplicate or reorder (resumed after {after})"
+            );
+            expected += 1;
+        }
+        last - after
     }
 }
 
 pub fn decode(event: &Event) -> protocol::ServerEvent {
     protocol::ServerEvent::decode(&event.event, &event.data)
         .unwrap_or_else(|e| panic!("undecodable {} event: {e}", event.event))
+}
+
+/// The sequence number of an event's SSE id, which must be of `epoch`.
+pub fn seq_in(event: &Event, epoch: &str) -> u64 {
+    let id: EventId = event
+        .id
+        .parse()
+        .unwrap_or_else(|e| panic!("{} event has no valid id: {e}", event.event));
+    assert_eq!(id.epoch, epoch, "{} event of another epoch", event.event);
+    id.seq
+}
+
+/// Asserts `seqs` is exactly `first, first + 1, ..., last`, naming the first
+/// gap or duplicate if not.
+pub fn assert_gap_free(seqs: &[u64], first: u64, last: u64, who: &str) {
+    for (i, &seq) in seqs.iter().enumerate() {
+        let expected = first + i as u64;
+        assert_eq!(
+            seq,
+            expected,
+            "{who}: event #{i} has seq {seq}, expected {expected} ({} around it: {:?})",
+            if seq > expected { "gap" } else { "duplicate" },
+            &seqs[i.saturating_sub(3)..(i + 3).min(seqs.len())]
+        );
+    }
+    assert_eq!(
+        seqs.last().copied(),
+        Some(last),
+        "{who}: sequence from {first} stops short of {last}"
+    );
 }
 
 pub fn number_update(id: &str, value: f64) -> protocol::Update {
@@ -179,5 +341,26 @@ pub fn number_update(id: &str, value: f64) -> protocol::Update {
             previous: None,
         }),
         at: 1,
+    }
+}
+
+/// The value of a number widget in an `init` or `reset` snapshot.
+pub fn number_in(snapshot: &protocol::Snapshot, widget: &str) -> f64 {
+    match &snapshot.get(widget).expect("widget in snapshot").value {
+        protocol::WidgetValue::Number(n) => n.value,
+        other => panic!("{widget} is not a number: {other:?}"),
+    }
+}
+
+/// Calls `check` until it returns true, or fails after `within`.
+pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

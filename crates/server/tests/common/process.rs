@@ -1,0 +1,140 @@
+//! The real `pulseboard` binary in a child process, for what only a process
+//! shows: signals, exit, a new epoch after a restart.
+
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::SOON;
+
+/// The token every process started here accepts.
+pub const TOKEN: &str = "t";
+
+pub struct ServerProcess {
+    pub base: String,
+    child: Child,
+    /// Everything the process logged, shown when a test fails.
+    stderr: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts the binary on an ephemeral port and waits for the line that
+    /// says where it listens.
+    pub async fn start(extra_args: &[&str]) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pulseboard"));
+        command
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--host-metrics",
+                "false",
+                "--static-dir",
+                "/nonexistent",
+                "--publish-token",
+                TOKEN,
+            ])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // The shell running the tests must not change the server under test.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PULSEBOARD_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command.spawn().expect("start the pulseboard binary");
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = tokio::time::timeout(SOON, async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(addr) = line.strip_prefix("Pulseboard listening on ") {
+                    return addr.trim().to_owned();
+                }
+            }
+            panic!("stdout closed before the listening line");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no listening line within {SOON:?}"));
+        // Keep draining stdout so the process never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+        ServerProcess {
+            base,
+            child,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("process still running")
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`), as an init system would.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit, failing (with its log) after `within`.
+    pub async fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the process"),
+            Err(_) => panic!(
+                "process still running {within:?} after being asked to stop; its log:\n{}",
+                self.log()
+            ),
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Publishes over HTTP with the accepted token.
+    pub async fn publish(&self, widget: &str, body: serde_json::Value) -> reqwest::Response {
+        publish_http(&self.base, Some(TOKEN), widget, body).await
+    }
+}
+
+/// `POST /api/widgets/{widget}` with an optional bearer token.
+pub async fn publish_http(
+    base: &str,
+    token: Option<&str>,
+    widget: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/api/widgets/{widget}"))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    tokio::time::timeout(SOON, request.send())
+        .await
+        .expect("publish answered within SOON")
+        .expect("publish request succeeds")
+}
