@@ -1,0 +1,208 @@
+//! `loadgen`: load generator for Pulseboard's SSE server. Not a test: it prints
+//! markdown tables of measurements (see docs/benchmarks.md and scripts/bench.sh,
+//! which starts a server per scenario and runs this against it).
+
+mod http;
+mod procfs;
+mod publisher;
+mod scenarios;
+mod sse;
+mod stats;
+mod subscriber;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use scenarios::Ctx;
+use subscriber::CloseMode;
+
+#[derive(Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "Load generator for Pulseboard's SSE server"
+)]
+struct Cli {
+    /// The server's address.
+    #[arg(long, global = true, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+
+    /// The server's process id, for its memory, fds and CPU time from /proc.
+    #[arg(long, global = true)]
+    pid: Option<u32>,
+
+    /// The server's publish token (`--publish-token`), for scenarios that publish.
+    #[arg(
+        long,
+        global = true,
+        env = "PULSEBOARD_BENCH_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+
+    /// OS threads for subscribers, each with a current-thread runtime.
+    #[arg(long, global = true, default_value_t = 2)]
+    threads: usize,
+
+    /// Subscriber connections being opened at once.
+    #[arg(long, global = true, default_value_t = 100)]
+    connect_concurrency: usize,
+
+    /// Keep-alive connections the publisher may have requests in flight on
+    /// (the pace does not wait for a slow response until all are busy).
+    #[arg(long, global = true, default_value_t = 4)]
+    publish_connections: usize,
+
+    /// Print only rows (to append to a table printed by an earlier run).
+    #[arg(long, global = true)]
+    no_header: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Server memory and fds per idle stream, for each count.
+    Idle {
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000,19000")]
+        counts: Vec<usize>,
+    },
+    /// Publish → receive latency, loss and CPU at one rate.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Events per second.
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        /// Seconds of publishing before the measured window (not counted).
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+    },
+    /// The highest rate whose p99 latency stays within a target.
+    FindRate {
+        #[arg(long, default_value_t = 10000)]
+        subscribers: usize,
+        #[arg(long, default_value_t = 100.0)]
+        p99_ms: f64,
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "10,20,30,50,75,100,150,200"
+        )]
+        rates: Vec<f64>,
+        /// Seconds per rate.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Stop after this many failed steps in a row (0: try every rate).
+        #[arg(long, default_value_t = 0)]
+        stop_after_failures: usize,
+    },
+    /// Connect/drop cycles: fds and memory given back, and how fast.
+    Churn {
+        #[arg(long, default_value_t = 20)]
+        cycles: usize,
+        #[arg(long, default_value_t = 1000)]
+        per_cycle: usize,
+        /// How the subscribers hang up: mixed = even ones FIN, odd ones RST.
+        #[arg(long, value_enum, default_value = "mixed")]
+        close: CloseMode,
+    },
+    /// Waits until `GET /readyz` answers 200 (for scripts).
+    WaitReady {
+        #[arg(long, default_value = "20", value_parser = parse_secs)]
+        timeout: Duration,
+    },
+}
+
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim_end_matches('s')
+        .parse()
+        .map_err(|_| format!("expected seconds, got {text:?}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building the control runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    if let Command::WaitReady { timeout } = cli.command {
+        let took = http::wait_ready(cli.addr, timeout).await?;
+        scenarios::progress(format_args!("{} ready after {took:?}", cli.addr));
+        return Ok(());
+    }
+    let limit = procfs::raise_fd_limit()?;
+    let Some(pid) = cli.pid else {
+        bail!("--pid (the server's process id) is needed to read its memory and fds");
+    };
+    procfs::rss_kib(pid)?;
+    let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if name.trim() != "pulseboard" {
+        scenarios::progress(format_args!(
+            "warning: process {pid} is {:?}, not pulseboard: its memory, fds and CPU are what is measured",
+            name.trim()
+        ));
+    }
+    let needed = match &cli.command {
+        Command::Idle { counts } => counts.iter().copied().max().unwrap_or(0),
+        Command::Fanout { subscribers, .. } | Command::FindRate { subscribers, .. } => *subscribers,
+        Command::Churn { per_cycle, .. } => *per_cycle,
+        Command::WaitReady { .. } => 0,
+    };
+    if needed as u64 + 64 > limit {
+        bail!("{needed} subscribers need more open files than this process may have ({limit})");
+    }
+    let ctx = Ctx::new(
+        cli.addr,
+        pid,
+        cli.token,
+        cli.threads.max(1),
+        cli.connect_concurrency.max(1),
+        cli.publish_connections.max(1),
+        !cli.no_header,
+    );
+    match cli.command {
+        Command::Idle { counts } => scenarios::idle(&ctx, &counts).await,
+        Command::Fanout {
+            subscribers,
+            rate,
+            seconds,
+            warmup,
+        } => scenarios::fanout(&ctx, subscribers, rate, seconds, warmup).await,
+        Command::FindRate {
+            subscribers,
+            p99_ms,
+            rates,
+            seconds,
+            stop_after_failures,
+        } => {
+            scenarios::find_rate(
+                &ctx,
+                subscribers,
+                p99_ms,
+                &rates,
+                seconds,
+                stop_after_failures,
+            )
+            .await
+        }
+        Command::Churn {
+            cycles,
+            per_cycle,
+            close,
+        } => scenarios::churn(&ctx, cycles, per_cycle, close).await,
+        Command::WaitReady { .. } => unreachable!("handled above"),
+    }
+}
