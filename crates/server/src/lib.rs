@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod history;
 pub mod hub;
+pub mod memory;
 pub mod metrics;
 pub mod routes;
 pub mod shutdown;

@@ -45,7 +45,10 @@ impl Application {
         };
         let stuck_timeout = config.stuck_stream_timeout;
 
-        let mut tasks = vec![spawn_heartbeat(hub.clone(), config.heartbeat_interval)];
+        let mut tasks = vec![
+            spawn_heartbeat(hub.clone(), config.heartbeat_interval),
+            crate::memory::spawn_reclaimer(hub.metrics().clone()),
+        ];
         if config.host_metrics {
             tasks.push(sources::host::spawn(hub.clone(), config.sample_interval));
         }
