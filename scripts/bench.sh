@@ -3,9 +3,14 @@
 # prints markdown tables. Not a test: numbers only (docs/benchmarks.md says
 # what each scenario measures and what the targets are).
 #
-#   scripts/bench.sh [--quick] [idle] [fanout] [findrate] [churn]
+#   scripts/bench.sh [--quick] [--baseline] [idle] [fanout] [findrate] [churn] [floor]
 #
-# With no scenario, runs all four (~3 min at full size). --quick uses small
+# --baseline runs the same scenarios against baseline-server (crates/loadgen),
+# the straightforward design of shared/notes/perf-baseline.md, so both are
+# measured with the same client on the same machine.
+# `floor` times the bare writes of a fan-out (no server; fanout-floor in
+# crates/loadgen): the lower bound for any server on this machine.
+# With no scenario, runs the four server scenarios (~3 min at full size). --quick uses small
 # counts and short windows (< 1 min once built) to check that everything works.
 # Each scenario gets a fresh server (random port, random publish token, host
 # metrics off); the idle scenario one per stream count, so every count starts
@@ -25,11 +30,13 @@ usage() {
 }
 
 quick=false
+baseline=false
 scenarios=()
 for arg in "$@"; do
 	case "$arg" in
 	--quick) quick=true ;;
-	idle | fanout | churn) scenarios+=("$arg") ;;
+	--baseline) baseline=true ;;
+	idle | fanout | churn | floor) scenarios+=("$arg") ;;
 	findrate | find-rate) scenarios+=(findrate) ;;
 	-h | --help) usage 0 ;;
 	*)
@@ -64,8 +71,14 @@ start_server() {
 	local name=$1 out="$BENCH_DIR/server.out" logfile="$BENCH_DIR/server-$1.log"
 	shift
 	: >"$out"
-	"$BIN" --addr 127.0.0.1:0 --host-metrics false --static-dir /nonexistent \
-		--publish-token "$TOKEN" "$@" >"$out" 2>"$logfile" &
+	if $baseline; then
+		# The reference design of shared/notes/perf-baseline.md; it takes no
+		# other settings and publishes without a token.
+		"$(target_dir)/release/baseline-server" --addr 127.0.0.1:0 >"$out" 2>"$logfile" &
+	else
+		"$BIN" --addr 127.0.0.1:0 --host-metrics false --static-dir /nonexistent \
+			--publish-token "$TOKEN" "$@" >"$out" 2>"$logfile" &
+	fi
 	SERVER_PID=$!
 	SERVER_ADDR=""
 	for _ in $(seq 100); do
@@ -180,6 +193,17 @@ run_churn() {
 } | tee "$RESULTS"
 
 started=$(now)
+run_floor() {
+	local connections=9000
+	$quick && connections=2000
+	echo "### Floor: bare loopback writes, one 150-byte message per connection" | tee -a "$RESULTS"
+	echo | tee -a "$RESULTS"
+	# Two sockets per connection in one process: raise the soft fd limit.
+	ulimit -n "$(ulimit -Hn)"
+	"$(target_dir)/release/fanout-floor" --connections "$connections" --writers 2 --rounds 5 | tee -a "$RESULTS"
+	"$(target_dir)/release/fanout-floor" --connections "$connections" --writers 1 --rounds 3 | tail -n 3 | tee -a "$RESULTS"
+}
+
 for scenario in "${scenarios[@]}"; do
 	log "scenario: $scenario"
 	busy_warning "$scenario"
