@@ -65,16 +65,17 @@ impl Application {
                 .app_data(app_readiness.clone())
                 .app_data(tokens.clone())
                 .app_data(web::Data::new(limits))
-                .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
-                // The stream stays outside Compress: it would only wrap every
-                // event of every viewer in an identity encoder (the SSE
-                // responder sets `Content-Encoding: identity`), costing a poll
-                // layer per delivery for nothing.
+                // The stream stays outside the middleware: Compress would only
+                // wrap every event of every viewer in an identity encoder (the
+                // SSE responder sets `Content-Encoding: identity`), and Logger
+                // would add a layer to every delivery and a line per reconnect
+                // of every viewer. Streams are logged (at debug) by the route.
                 .route("/api/events", web::get().to(routes::events::stream_events))
                 .service(
                     web::scope("")
                         // Static files, JSON and metrics.
                         .wrap(Compress::default())
+                        .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
                         .route("/healthz", web::get().to(routes::health::healthz))
                         .route("/readyz", web::get().to(routes::health::readyz))
                         .route("/metrics", web::get().to(routes::metrics::metrics))

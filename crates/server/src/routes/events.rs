@@ -8,7 +8,10 @@ use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use actix_web_lab::sse::{self, Sse};
 use futures_util::stream::{self, Stream};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use crate::hub::{Hub, Published, ResetReason, Subscription};
 use crate::metrics::Metrics;
@@ -101,10 +104,11 @@ fn subscriber_events(
         receiver: subscription.receiver,
         deadline,
         finished: false,
+        uncounted: 0,
     };
     stream::unfold(state, |mut state| async move {
         let event = state.next_event().await?;
-        state.hub.metrics().events_delivered.inc();
+        state.uncounted += 1;
         Some((Ok(to_sse(&event)), state))
     })
 }
@@ -117,6 +121,10 @@ struct Subscriber {
     /// When the stream should end (`--max-stream-age`).
     deadline: Option<Instant>,
     finished: bool,
+    /// Deliveries not yet added to `events_delivered_total`: counted in bulk
+    /// whenever the stream catches up, rather than contending for one shared
+    /// counter on every delivery of every stream.
+    uncounted: u64,
     /// Held only for its `Drop`: the stream counts as open while this lives.
     _open: OpenStream,
 }
@@ -133,7 +141,16 @@ impl Subscriber {
             }
             return Some(event);
         }
-        match self.receiver.recv().await {
+        let next = match self.receiver.try_recv() {
+            Ok(event) => Ok(event),
+            Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            Err(TryRecvError::Empty) => {
+                self.count_deliveries();
+                self.receiver.recv().await
+            }
+        };
+        match next {
             Ok(event) if event.name == "shutdown" => {
                 // The stream ends after it, so the browser reconnects now (to
                 // another instance) instead of waiting for a timeout.
@@ -171,8 +188,19 @@ impl Subscriber {
     }
 }
 
+impl Subscriber {
+    fn count_deliveries(&mut self) {
+        if self.uncounted > 0 {
+            let metrics = self.hub.metrics();
+            metrics.events_delivered.inc_by(self.uncounted);
+            self.uncounted = 0;
+        }
+    }
+}
+
 impl Drop for Subscriber {
     fn drop(&mut self) {
+        self.count_deliveries();
         // A stream that ends while hopelessly behind was a stuck viewer, cut off
         // (by the kernel's TCP_USER_TIMEOUT or the client giving up) before it
         // could drain and be reset.
@@ -198,14 +226,17 @@ fn to_sse(event: &Published) -> sse::Event {
 /// Counts a stream as open for exactly as long as it lives.
 struct OpenStream {
     metrics: Metrics,
+    opened: Instant,
 }
 
 impl OpenStream {
     fn new(metrics: &Metrics) -> OpenStream {
         metrics.open_streams.inc();
         metrics.streams_opened.inc();
+        tracing::debug!("stream opened");
         OpenStream {
             metrics: metrics.clone(),
+            opened: Instant::now(),
         }
     }
 }
@@ -213,5 +244,6 @@ impl OpenStream {
 impl Drop for OpenStream {
     fn drop(&mut self) {
         self.metrics.open_streams.dec();
+        tracing::debug!(after = ?self.opened.elapsed(), "stream closed");
     }
 }
