@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{Compress, Logger};
+use actix_web::middleware::{from_fn, Compress, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
@@ -84,12 +84,17 @@ impl Application {
                                 .route("/widgets/{id}", web::post().to(api::widgets::publish))
                                 .default_service(web::to(api_not_found)),
                         )
-                        .service(static_files::service(&static_dir)),
+                        .service(
+                            web::scope("")
+                                .wrap(from_fn(static_files::close_connection))
+                                .service(static_files::service(&static_dir)),
+                        ),
                 )
         })
         // Without this, a client that closed its socket is noticed only at the
         // second write after it left, holding its fd and buffers meanwhile.
         .h1_allow_half_closed(false)
+        .h1_write_buffer_size(routes::small_chunks::WRITE_BUFFER_THRESHOLD)
         .on_connect(move |connection, _| tune_socket(connection, stuck_timeout))
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .shutdown_signal(async move {

@@ -76,3 +76,42 @@ async fn a_missing_spa_is_a_clear_404_and_the_api_still_works() {
     assert!(body.contains("trunk build"), "{body}");
     assert_eq!(server.get("/healthz").await.status(), 200);
 }
+
+/// actix keeps a connection's write buffer at its largest for the
+/// connection's life, and a browser opens its EventSource on an idle
+/// keep-alive connection, such as the one that just sent the wasm bundle. So
+/// static files end their connection, and no stream inherits a grown buffer.
+#[actix_web::test]
+async fn static_files_end_their_connection_so_no_stream_inherits_its_buffer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (server, _dir) = spawn_with_spa().await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    socket
+        .write_all(b"GET /app.js HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    // Reading to the end terminates only if the server closes the connection.
+    tokio::time::timeout(common::SOON, socket.read_to_end(&mut response))
+        .await
+        .expect("the server closed the connection after the file")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    assert!(response.starts_with("http/1.1 200"), "{response:.200}");
+    assert!(response.contains("connection: close"), "{response:.400}");
+    assert!(response.contains("console.log('pulseboard');"));
+
+    // The API keeps connections alive for publishers.
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(health
+        .headers()
+        .get("connection")
+        .is_none_or(|v| v != "close"));
+}

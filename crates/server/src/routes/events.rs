@@ -13,6 +13,7 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 
+use super::small_chunks::SmallChunks;
 use crate::hub::{Hub, Published, ResetReason, Subscription};
 use crate::metrics::Metrics;
 
@@ -73,6 +74,7 @@ pub async fn stream_events(
         ]))
         .insert_header(("X-Accel-Buffering", "no"))
         .respond_to(&req)
+        .map_body(|_, body| SmallChunks::new(body))
         .map_into_boxed_body()
 }
 

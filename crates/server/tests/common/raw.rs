@@ -33,8 +33,9 @@ pub enum RawItem {
     Failed(String),
 }
 
-/// The raw socket as a stream of SSE events. The SSE parser skips the HTTP
-/// head: its lines carry no `data:` field.
+/// The raw socket as a stream of SSE events: the HTTP head is skipped, and the
+/// chunked transfer coding (which actix uses even for HTTP/1.0) is removed, as
+/// an event may span several chunks.
 pub fn raw_events(socket: TcpStream) -> impl Stream<Item = RawItem> {
     let chunks = futures_util::stream::unfold(Some(socket), |socket| async move {
         let mut socket = socket?;
@@ -48,7 +49,9 @@ pub fn raw_events(socket: TcpStream) -> impl Stream<Item = RawItem> {
             Err(e) => Some((Err(e), None)),
         }
     });
+    let mut body = Dechunk::default();
     chunks
+        .map(move |read| read.map(|bytes| body.feed(&bytes)))
         .eventsource()
         .map(|item| match item {
             Ok(event) => RawItem::Event(event),
@@ -70,4 +73,70 @@ pub async fn open_and_reset(addr: SocketAddr) {
     }
     stream.set_zero_linger().unwrap();
     drop(stream);
+}
+
+/// Strips the HTTP response head and the chunked transfer coding from bytes
+/// as they arrive, however the reads split them.
+#[derive(Default)]
+struct Dechunk {
+    pending: Vec<u8>,
+    head_done: bool,
+    chunked: bool,
+    /// Payload bytes left in the current chunk (then its CRLF).
+    left_in_chunk: usize,
+}
+
+impl Dechunk {
+    fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        if !self.head_done {
+            let Some(end) = find(&self.pending, b"\r\n\r\n") else {
+                return out;
+            };
+            let head = String::from_utf8_lossy(&self.pending[..end]).to_ascii_lowercase();
+            self.chunked = head.contains("transfer-encoding: chunked");
+            self.pending.drain(..end + 4);
+            self.head_done = true;
+        }
+        if !self.chunked {
+            out.append(&mut self.pending);
+            return out;
+        }
+        loop {
+            if self.left_in_chunk > 0 {
+                let take = self.left_in_chunk.min(self.pending.len());
+                out.extend(self.pending.drain(..take));
+                self.left_in_chunk -= take;
+                if self.left_in_chunk > 0 {
+                    return out;
+                }
+            }
+            // Between chunks: skip the CRLF that ends the previous one (a size
+            // line is hex digits, so it never starts with CR or LF).
+            while self
+                .pending
+                .first()
+                .is_some_and(|b| *b == b'\r' || *b == b'\n')
+            {
+                self.pending.remove(0);
+            }
+            let Some(end) = find(&self.pending, b"\r\n") else {
+                return out;
+            };
+            let size = std::str::from_utf8(&self.pending[..end])
+                .ok()
+                .and_then(|line| usize::from_str_radix(line.trim(), 16).ok())
+                .expect("a chunk size line");
+            self.pending.drain(..end + 2);
+            if size == 0 {
+                return out;
+            }
+            self.left_in_chunk = size;
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
