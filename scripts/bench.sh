@@ -128,7 +128,7 @@ busy_warning() {
 		n = split(a, x); split(b, y); total = 0
 		for (i = 2; i <= n; i++) total += y[i] - x[i]
 		idle = (y[5] - x[5]) + (y[6] - x[6])
-		printf "%d", total > 0 ? 100 * (total - idle) / total : 0
+		printf "%d", (total > 0 ? 100 * (total - idle) / total : 0)
 	}')"
 	if [ "$busy" -gt 10 ]; then
 		warn "the CPU was ${busy} % busy before '$1' without the benchmark: numbers will be noisy"
