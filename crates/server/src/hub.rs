@@ -189,10 +189,7 @@ impl Hub {
         // Age out history even when nothing is published.
         let mut state = self.lock();
         state.history.prune(Instant::now());
-        self.shared
-            .metrics
-            .history_len
-            .set(state.history.len() as i64);
+        self.record_history_len(&state);
     }
 
     /// Tells every stream to reconnect elsewhere; streams end after sending it.
@@ -327,14 +324,16 @@ impl Hub {
         // An error only means nobody is subscribed right now.
         let _ = self.shared.sender.send(published);
         self.shared.metrics.events_published.inc();
-        self.shared
-            .metrics
-            .history_len
-            .set(state.history.len() as i64);
+        self.record_history_len(state);
         EventId {
             epoch: self.shared.epoch.clone(),
             seq: state.last_seq,
         }
+    }
+
+    fn record_history_len(&self, state: &State) {
+        let len = state.history.len() as i64;
+        self.shared.metrics.history_len.set(len);
     }
 
     fn broadcast_stateless(&self, event: ServerEvent) -> Result<(), HubError> {

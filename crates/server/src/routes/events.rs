@@ -15,7 +15,6 @@ use tokio::sync::broadcast::{
 
 use super::small_chunks::SmallChunks;
 use crate::hub::{Hub, Published, ResetReason, Subscription};
-use crate::metrics::Metrics;
 
 /// How long a browser waits before reconnecting on its own after a drop.
 const RETRY: Duration = Duration::from_secs(2);
@@ -99,8 +98,12 @@ fn subscriber_events(
     subscription: Subscription,
     deadline: Option<Instant>,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> {
+    let metrics = hub.metrics();
+    metrics.open_streams.inc();
+    metrics.streams_opened.inc();
+    tracing::debug!("stream opened");
     let state = Subscriber {
-        _open: OpenStream::new(hub.metrics()),
+        opened: Instant::now(),
         hub,
         backlog: subscription.backlog,
         receiver: subscription.receiver,
@@ -127,8 +130,9 @@ struct Subscriber {
     /// whenever the stream catches up, rather than contending for one shared
     /// counter on every delivery of every stream.
     uncounted: u64,
-    /// Held only for its `Drop`: the stream counts as open while this lives.
-    _open: OpenStream,
+    /// The stream counts as open (`open_streams`) from this moment until the
+    /// subscriber is dropped.
+    opened: Instant,
 }
 
 impl Subscriber {
@@ -213,6 +217,9 @@ impl Drop for Subscriber {
                 .with_label_values(&[ResetReason::Lagged.as_str()])
                 .inc();
         }
+        // Last: whoever sees the stream closed also sees its counts.
+        self.hub.metrics().open_streams.dec();
+        tracing::debug!(after = ?self.opened.elapsed(), "stream closed");
     }
 }
 
@@ -223,29 +230,4 @@ fn to_sse(event: &Published) -> sse::Event {
         data.set_id(id.clone());
     }
     sse::Event::Data(data)
-}
-
-/// Counts a stream as open for exactly as long as it lives.
-struct OpenStream {
-    metrics: Metrics,
-    opened: Instant,
-}
-
-impl OpenStream {
-    fn new(metrics: &Metrics) -> OpenStream {
-        metrics.open_streams.inc();
-        metrics.streams_opened.inc();
-        tracing::debug!("stream opened");
-        OpenStream {
-            metrics: metrics.clone(),
-            opened: Instant::now(),
-        }
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        self.metrics.open_streams.dec();
-        tracing::debug!(after = ?self.opened.elapsed(), "stream closed");
-    }
 }
