@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import { chromiumArgs, chromiumExecutable, repoRoot, startServer } from './support.mjs';
+import { launchBrowser, repoRoot, startServer } from './support.mjs';
 
 const LIVE_BADGE = '[data-testid="connection-badge"][data-state="live"]';
 const HOST_CARDS = '[data-widget-id^="host."]';
@@ -23,11 +22,7 @@ describe('pulseboard in a browser', { timeout: 180_000 }, () => {
 
   before(async () => {
     server = await startServer();
-    browser = await chromium.launch({
-      executablePath: chromiumExecutable(),
-      args: chromiumArgs,
-      headless: true,
-    });
+    browser = await launchBrowser();
   });
 
   after(async () => {

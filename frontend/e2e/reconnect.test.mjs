@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import { chromiumArgs, chromiumExecutable, repoRoot, startServer } from './support.mjs';
+import { launchBrowser, repoRoot, startServer } from './support.mjs';
 
 const BADGE = '[data-testid="connection-badge"]';
 const badgeIn = (state) => `${BADGE}[data-state="${state}"]`;
@@ -120,11 +119,7 @@ describe('pulseboard reconnects', { timeout: 300_000 }, () => {
   let browser;
 
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: chromiumExecutable(),
-      args: chromiumArgs,
-      headless: true,
-    });
+    browser = await launchBrowser();
   });
 
   after(async () => {

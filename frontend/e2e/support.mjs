@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -44,6 +45,15 @@ export const chromiumArgs = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** Launches headless Debian Chromium with the flags above. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: chromiumExecutable(),
+    args: chromiumArgs,
+    headless: true,
+  });
+}
 
 const LISTENING = /Pulseboard listening on (http:\/\/\S+)/;
 
