@@ -76,7 +76,7 @@ start_server() {
 		# other settings and publishes without a token.
 		"$(target_dir)/release/baseline-server" --addr 127.0.0.1:0 >"$out" 2>"$logfile" &
 	else
-		"$BIN" --addr 127.0.0.1:0 --host-metrics false --static-dir /nonexistent \
+		"$BIN" --addr 127.0.0.1:0 --host-metrics false --persist false --static-dir /nonexistent \
 			--publish-token "$TOKEN" "$@" >"$out" 2>"$logfile" &
 	fi
 	SERVER_PID=$!

@@ -9,13 +9,16 @@
 //! Compatibility rule: decoders ignore unknown fields and unknown widget kinds,
 //! so adding a field or a kind never breaks an older client.
 
+mod dashboard;
 mod event_id;
 mod widget;
 
+pub use dashboard::{DashboardSpec, Size, WidgetSpec};
 pub use event_id::{EventId, InvalidEventId};
 pub use widget::{
-    Gauge, InvalidWidgetId, List, ListRow, Number, Point, Series, SeriesLine, Status, StatusLevel,
-    Text, Widget, WidgetId, WidgetValue, DEFAULT_SERIES_WINDOW,
+    Gauge, InvalidWidgetId, List, ListRow, Log, LogLine, Number, Point, Series, SeriesLine, Status,
+    StatusLevel, Text, Thresholds, Widget, WidgetId, WidgetKind, WidgetValue, DEFAULT_LOG_LINES,
+    DEFAULT_SERIES_WINDOW, NUMBER_RECENT,
 };
 
 use serde::{Deserialize, Serialize};
@@ -53,13 +56,8 @@ impl Snapshot {
     /// merged in place, a new one is appended at the end.
     pub fn apply_update(&mut self, update: Update) {
         match self.widgets.iter_mut().find(|w| w.id == update.id) {
-            Some(widget) => widget.apply(update.title, update.value, update.at),
-            None => self.widgets.push(Widget::new(
-                update.id,
-                update.title,
-                update.value,
-                update.at,
-            )),
+            Some(widget) => widget.apply(update),
+            None => self.widgets.push(Widget::new(update)),
         }
     }
 
@@ -82,6 +80,21 @@ pub struct Init {
     pub last_event_id: Option<EventId>,
     /// How often heartbeats come, so the client can tell a dead connection.
     pub heartbeat_ms: u64,
+    #[serde(flatten)]
+    pub view: View,
+}
+
+/// What a stream shows: the declared dashboards, which one this stream is
+/// narrowed to, and the state of its widgets. Sent whole in `init` and `reset`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    /// Every declared dashboard, in menu order (the first one is the default).
+    #[serde(default)]
+    pub dashboards: Vec<DashboardSpec>,
+    /// The dashboard this stream is narrowed to (`?dashboard=`), if any; `None`
+    /// also when the requested name is not declared (the snapshot is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<String>,
     pub snapshot: Snapshot,
 }
 
@@ -90,10 +103,14 @@ pub struct Update {
     pub id: WidgetId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    /// The change: for a series the appended points, for other kinds the new value.
+    /// The change: for a series or log the appended points or lines, for other
+    /// kinds the new value.
     pub value: WidgetValue,
     /// When the change was accepted, in milliseconds since the Unix epoch.
     pub at: i64,
+    /// Seconds within which the next update is expected (kept until changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_every: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,7 +123,8 @@ pub struct Reset {
     pub epoch: String,
     #[serde(default)]
     pub last_event_id: Option<EventId>,
-    pub snapshot: Snapshot,
+    #[serde(flatten)]
+    pub view: View,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,8 +2,16 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Update;
+
 /// How many points a series line keeps unless it says otherwise.
 pub const DEFAULT_SERIES_WINDOW: usize = 600;
+
+/// How many lines a log keeps unless it says otherwise.
+pub const DEFAULT_LOG_LINES: usize = 200;
+
+/// How many recent values of a number are kept for its sparkline.
+pub const NUMBER_RECENT: usize = 60;
 
 /// A widget's name: `[a-z0-9][a-z0-9_.-]{0,63}`. Parsing is the only way to make
 /// one, so an invalid id cannot exist anywhere past the API boundary.
@@ -65,6 +73,59 @@ pub struct Widget {
     pub value: WidgetValue,
     /// Last change, in milliseconds since the Unix epoch.
     pub updated_at: i64,
+    /// Seconds within which the next update is expected; older values are shown
+    /// as stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_every: Option<u32>,
+}
+
+/// The kinds of widget, as named in the `kind` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetKind {
+    Number,
+    Gauge,
+    Series,
+    List,
+    Status,
+    Text,
+    Log,
+}
+
+impl WidgetKind {
+    pub const ALL: [WidgetKind; 7] = [
+        WidgetKind::Number,
+        WidgetKind::Gauge,
+        WidgetKind::Series,
+        WidgetKind::List,
+        WidgetKind::Status,
+        WidgetKind::Text,
+        WidgetKind::Log,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WidgetKind::Number => "number",
+            WidgetKind::Gauge => "gauge",
+            WidgetKind::Series => "series",
+            WidgetKind::List => "list",
+            WidgetKind::Status => "status",
+            WidgetKind::Text => "text",
+            WidgetKind::Log => "log",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<WidgetKind> {
+        WidgetKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+impl fmt::Display for WidgetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A widget's value; the `kind` field selects the variant.
@@ -77,6 +138,7 @@ pub enum WidgetValue {
     List(List),
     Status(Status),
     Text(Text),
+    Log(Log),
     /// A kind this build does not know (sent by a newer server): shown as such
     /// instead of failing the whole snapshot.
     #[serde(other)]
@@ -84,13 +146,19 @@ pub enum WidgetValue {
 }
 
 /// A single figure, with the value it replaced so viewers can show the delta.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Number {
     pub value: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+    /// The last [`NUMBER_RECENT`] values with their times, for a sparkline.
+    /// Kept by the store (an update never carries it) and sent in snapshots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<Point>,
 }
 
 /// A value on a bounded scale.
@@ -103,6 +171,42 @@ pub struct Gauge {
     pub max: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<Thresholds>,
+}
+
+/// Where a value turns from ok to warn and from warn to critical. With `warn`
+/// above `critical`, low values are the bad ones (free disk, say).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Thresholds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<f64>,
+}
+
+impl Thresholds {
+    /// The level of `value`: `Ok` below `warn`, `Warn` from it, `Critical` from
+    /// `critical` (mirrored when low values are bad).
+    pub fn level(&self, value: f64) -> StatusLevel {
+        let low_is_bad = matches!((self.warn, self.critical), (Some(w), Some(c)) if w > c);
+        let reached = |limit: Option<f64>| {
+            limit.is_some_and(|limit| {
+                if low_is_bad {
+                    value <= limit
+                } else {
+                    value >= limit
+                }
+            })
+        };
+        if reached(self.critical) {
+            StatusLevel::Critical
+        } else if reached(self.warn) {
+            StatusLevel::Warn
+        } else {
+            StatusLevel::Ok
+        }
+    }
 }
 
 fn hundred() -> f64 {
@@ -167,18 +271,57 @@ pub struct Text {
     pub text: String,
 }
 
+/// Recent lines of a log, oldest first. An update carries only the new lines;
+/// the widget keeps the last `max_lines`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Log {
+    pub lines: Vec<LogLine>,
+    #[serde(default = "default_log_lines")]
+    pub max_lines: usize,
+}
+
+fn default_log_lines() -> usize {
+    DEFAULT_LOG_LINES
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// When the line was published, in milliseconds since the Unix epoch.
+    pub at: i64,
+    pub text: String,
+}
+
 impl WidgetValue {
+    /// `None` for [`WidgetValue::Unknown`].
+    pub fn kind(&self) -> Option<WidgetKind> {
+        Some(match self {
+            WidgetValue::Number(_) => WidgetKind::Number,
+            WidgetValue::Gauge(_) => WidgetKind::Gauge,
+            WidgetValue::Series(_) => WidgetKind::Series,
+            WidgetValue::List(_) => WidgetKind::List,
+            WidgetValue::Status(_) => WidgetKind::Status,
+            WidgetValue::Text(_) => WidgetKind::Text,
+            WidgetValue::Log(_) => WidgetKind::Log,
+            WidgetValue::Unknown => return None,
+        })
+    }
+
     /// The first number that is NaN or infinite, by field name. JSON cannot carry
     /// such values (they would arrive as `null` and fail to decode), so they are
     /// refused before publishing.
     pub fn non_finite_field(&self) -> Option<&'static str> {
         let bad = |x: f64| !x.is_finite();
+        let bad_thresholds = |t: &Option<Thresholds>| {
+            t.is_some_and(|t| t.warn.is_some_and(bad) || t.critical.is_some_and(bad))
+        };
         match self {
             WidgetValue::Number(n) if bad(n.value) => Some("value"),
             WidgetValue::Number(n) if n.previous.is_some_and(bad) => Some("previous"),
+            WidgetValue::Number(n) if bad_thresholds(&n.thresholds) => Some("thresholds"),
             WidgetValue::Gauge(g) if bad(g.value) => Some("value"),
             WidgetValue::Gauge(g) if bad(g.min) => Some("min"),
             WidgetValue::Gauge(g) if bad(g.max) => Some("max"),
+            WidgetValue::Gauge(g) if bad_thresholds(&g.thresholds) => Some("thresholds"),
             WidgetValue::Series(s) if s.lines.iter().any(|l| l.points.iter().any(|p| bad(p.1))) => {
                 Some("points")
             }
@@ -196,14 +339,61 @@ impl WidgetValue {
         }
     }
 
-    /// Folds an update into this value. Series append (trimmed to their window);
+    /// Folds an update made at `at` into this value. Series and logs append
+    /// (trimmed to their bounds), a number adds its new value to its recent ones;
     /// every other kind, or a change of kind, replaces the value. The server's
     /// store and the SPA's reducer both use this, so they cannot disagree.
-    pub fn merge(&mut self, update: WidgetValue) {
+    pub fn merge(&mut self, update: WidgetValue, at: i64) {
         match (self, update) {
             (WidgetValue::Series(current), WidgetValue::Series(update)) => current.append(update),
-            (current, update) => *current = update,
+            (WidgetValue::Log(current), WidgetValue::Log(update)) => current.append(update),
+            (WidgetValue::Number(current), WidgetValue::Number(update)) => {
+                let mut recent = std::mem::take(&mut current.recent);
+                *current = update;
+                recent.push(Point(at, current.value));
+                current.recent = recent;
+                current.trim();
+            }
+            (current, update) => {
+                *current = update;
+                current.start(at);
+            }
         }
+    }
+
+    /// Makes a value that is starting a widget (or replacing one of another
+    /// kind) obey its own bounds.
+    fn start(&mut self, at: i64) {
+        match self {
+            WidgetValue::Series(series) => series.trim(),
+            WidgetValue::Log(log) => log.trim(),
+            WidgetValue::Number(number) => {
+                number.recent.push(Point(at, number.value));
+                number.trim();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Number {
+    fn trim(&mut self) {
+        let excess = self.recent.len().saturating_sub(NUMBER_RECENT);
+        self.recent.drain(..excess);
+    }
+}
+
+impl Log {
+    fn append(&mut self, update: Log) {
+        self.max_lines = update.max_lines;
+        self.lines.extend(update.lines);
+        self.trim();
+    }
+
+    /// Drops the oldest lines beyond `max_lines`.
+    pub fn trim(&mut self) {
+        let excess = self.lines.len().saturating_sub(self.max_lines);
+        self.lines.drain(..excess);
     }
 }
 
@@ -233,24 +423,28 @@ impl Series {
 
 impl Widget {
     /// A widget as it is after its first update.
-    pub fn new(id: WidgetId, title: Option<String>, mut value: WidgetValue, at: i64) -> Widget {
-        if let WidgetValue::Series(series) = &mut value {
-            series.trim();
-        }
+    pub fn new(update: Update) -> Widget {
+        let mut value = update.value;
+        value.start(update.at);
         Widget {
-            id,
-            title,
+            id: update.id,
+            title: update.title,
             value,
-            updated_at: at,
+            updated_at: update.at,
+            expect_every: update.expect_every,
         }
     }
 
-    /// Applies an update's value, title and time to this widget.
-    pub fn apply(&mut self, title: Option<String>, value: WidgetValue, at: i64) {
-        if title.is_some() {
-            self.title = title;
+    /// Applies an update's value, title, staleness bound and time to this widget.
+    /// Title and `expect_every` are kept when the update leaves them out.
+    pub fn apply(&mut self, update: Update) {
+        if update.title.is_some() {
+            self.title = update.title;
         }
-        self.value.merge(value);
-        self.updated_at = at;
+        if update.expect_every.is_some() {
+            self.expect_every = update.expect_every;
+        }
+        self.value.merge(update.value, update.at);
+        self.updated_at = update.at;
     }
 }

@@ -9,27 +9,33 @@ fn id(s: &str) -> WidgetId {
 fn snapshot() -> Snapshot {
     Snapshot {
         widgets: vec![
-            Widget::new(
-                id("host.cpu"),
-                Some("CPU".into()),
-                WidgetValue::Gauge(Gauge {
+            Widget::new(Update {
+                id: id("host.cpu"),
+                title: Some("CPU".into()),
+                value: WidgetValue::Gauge(Gauge {
                     value: 12.5,
                     min: 0.0,
                     max: 100.0,
                     unit: Some("%".into()),
+                    thresholds: Some(Thresholds {
+                        warn: Some(70.0),
+                        critical: Some(90.0),
+                    }),
                 }),
-                1_700_000_000_000,
-            ),
-            Widget::new(
-                id("orders"),
-                None,
-                WidgetValue::Number(Number {
+                at: 1_700_000_000_000,
+                expect_every: Some(5),
+            }),
+            Widget::new(Update {
+                id: id("orders"),
+                title: None,
+                value: WidgetValue::Number(Number {
                     value: 42.0,
-                    unit: None,
                     previous: Some(40.0),
+                    ..Number::default()
                 }),
-                1_700_000_000_001,
-            ),
+                at: 1_700_000_000_001,
+                expect_every: None,
+            }),
         ],
     }
 }
@@ -39,13 +45,15 @@ fn every_value() -> Vec<WidgetValue> {
         WidgetValue::Number(Number {
             value: -3.25,
             unit: Some("ms".into()),
-            previous: None,
+            recent: vec![Point(1, -3.0), Point(2, -3.25)],
+            ..Number::default()
         }),
         WidgetValue::Gauge(Gauge {
             value: 7.0,
             min: -10.0,
             max: 10.0,
             unit: None,
+            thresholds: None,
         }),
         WidgetValue::Series(Series {
             lines: vec![SeriesLine {
@@ -68,7 +76,35 @@ fn every_value() -> Vec<WidgetValue> {
         WidgetValue::Text(Text {
             text: "deployed v1.2 ✓".into(),
         }),
+        WidgetValue::Log(Log {
+            lines: vec![LogLine {
+                at: 3,
+                text: "deploy started".into(),
+            }],
+            max_lines: 50,
+        }),
     ]
+}
+
+fn view() -> View {
+    View {
+        dashboards: vec![DashboardSpec {
+            name: id("ops"),
+            title: Some("Operations".into()),
+            widgets: vec![WidgetSpec {
+                id: id("orders"),
+                title: Some("Orders".into()),
+                kind: Some(WidgetKind::Series),
+                unit: Some("/min".into()),
+                size: Size(2, 1),
+                thresholds: None,
+                expect_every: Some(60),
+            }],
+            unsorted: true,
+        }],
+        dashboard: Some("ops".into()),
+        snapshot: snapshot(),
+    }
 }
 
 fn every_event() -> Vec<ServerEvent> {
@@ -83,13 +119,16 @@ fn every_event() -> Vec<ServerEvent> {
             epoch: epoch.clone(),
             last_event_id: last.clone(),
             heartbeat_ms: 15_000,
-            snapshot: snapshot(),
+            view: view(),
         }),
         ServerEvent::Remove(Remove { id: id("orders") }),
         ServerEvent::Reset(Reset {
             epoch,
             last_event_id: last,
-            snapshot: snapshot(),
+            view: View {
+                dashboard: None,
+                ..view()
+            },
         }),
         ServerEvent::Heartbeat(Heartbeat {
             server_time: 1_700_000_000_000,
@@ -104,6 +143,7 @@ fn every_event() -> Vec<ServerEvent> {
             title: Some("W".into()),
             value,
             at: 5,
+            expect_every: Some(30),
         }));
     }
     events
@@ -138,10 +178,10 @@ fn wire_format_is_as_documented() {
         title: None,
         value: WidgetValue::Number(Number {
             value: 42.0,
-            unit: None,
-            previous: None,
+            ..Number::default()
         }),
         at: 9,
+        expect_every: None,
     });
     assert_eq!(
         event.encode().unwrap().data,
@@ -248,6 +288,7 @@ fn series_updates_append_within_the_window() {
         title: None,
         value: series(points),
         at,
+        expect_every: None,
     };
     snapshot.apply_update(update(vec![Point(1, 1.0), Point(2, 2.0)], 2));
     snapshot.apply_update(update(vec![Point(3, 3.0), Point(4, 4.0)], 4));
@@ -263,23 +304,107 @@ fn series_updates_append_within_the_window() {
 fn numbers_remember_the_previous_value() {
     let old = WidgetValue::Number(Number {
         value: 1.0,
-        unit: None,
-        previous: None,
+        ..Number::default()
     });
     let mut new = WidgetValue::Number(Number {
         value: 2.0,
-        unit: None,
-        previous: None,
+        ..Number::default()
     });
     new.complete_from(&old);
     assert_eq!(
         new,
         WidgetValue::Number(Number {
             value: 2.0,
-            unit: None,
-            previous: Some(1.0)
+            previous: Some(1.0),
+            ..Number::default()
         })
     );
+}
+
+#[test]
+fn numbers_keep_their_recent_values_for_a_sparkline() {
+    let mut snapshot = Snapshot::default();
+    for at in 0..(NUMBER_RECENT as i64 + 5) {
+        snapshot.apply_update(Update {
+            id: id("n"),
+            title: None,
+            value: WidgetValue::Number(Number {
+                value: at as f64,
+                ..Number::default()
+            }),
+            at,
+            expect_every: None,
+        });
+    }
+    let WidgetValue::Number(number) = &snapshot.get("n").unwrap().value else {
+        panic!("not a number");
+    };
+    assert_eq!(number.recent.len(), NUMBER_RECENT);
+    assert_eq!(number.recent.first(), Some(&Point(5, 5.0)));
+    assert_eq!(number.recent.last(), Some(&Point(64, 64.0)));
+}
+
+#[test]
+fn logs_append_and_keep_their_tail() {
+    let mut snapshot = Snapshot::default();
+    let log = |texts: &[&str]| {
+        WidgetValue::Log(Log {
+            lines: texts
+                .iter()
+                .map(|t| LogLine {
+                    at: 1,
+                    text: t.to_string(),
+                })
+                .collect(),
+            max_lines: 3,
+        })
+    };
+    let update = |value| Update {
+        id: id("deploys"),
+        title: None,
+        value,
+        at: 1,
+        expect_every: Some(60),
+    };
+    snapshot.apply_update(update(log(&["a", "b"])));
+    snapshot.apply_update(update(log(&["c", "d"])));
+    let widget = snapshot.get("deploys").unwrap();
+    assert_eq!(widget.value, log(&["b", "c", "d"]));
+    assert_eq!(widget.expect_every, Some(60));
+}
+
+#[test]
+fn thresholds_rank_values_in_either_direction() {
+    let high_is_bad = Thresholds {
+        warn: Some(70.0),
+        critical: Some(90.0),
+    };
+    assert_eq!(high_is_bad.level(10.0), StatusLevel::Ok);
+    assert_eq!(high_is_bad.level(70.0), StatusLevel::Warn);
+    assert_eq!(high_is_bad.level(95.0), StatusLevel::Critical);
+    let low_is_bad = Thresholds {
+        warn: Some(20.0),
+        critical: Some(5.0),
+    };
+    assert_eq!(low_is_bad.level(50.0), StatusLevel::Ok);
+    assert_eq!(low_is_bad.level(20.0), StatusLevel::Warn);
+    assert_eq!(low_is_bad.level(1.0), StatusLevel::Critical);
+    let only_critical = Thresholds {
+        warn: None,
+        critical: Some(3.0),
+    };
+    assert_eq!(only_critical.level(2.0), StatusLevel::Ok);
+    assert_eq!(only_critical.level(3.0), StatusLevel::Critical);
+}
+
+#[test]
+fn kinds_have_stable_names() {
+    for kind in WidgetKind::ALL {
+        assert_eq!(WidgetKind::parse(kind.as_str()), Some(kind));
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(json, format!("\"{kind}\""));
+    }
+    assert_eq!(WidgetKind::parse("hologram"), None);
 }
 
 #[test]
@@ -290,6 +415,7 @@ fn remove_and_kind_change() {
         title: None,
         value: WidgetValue::Text(Text { text: "x".into() }),
         at: 1,
+        expect_every: None,
     });
     assert_eq!(
         snapshot.get("orders").unwrap().value,

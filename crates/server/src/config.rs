@@ -1,9 +1,16 @@
-//! Typed configuration: every flag can also come from a `PULSEBOARD_*` env var.
+//! Typed configuration. Every flag can also come from a `PULSEBOARD_*` env var
+//! or from the config file (`--config`), in that order of precedence: flag,
+//! env, file, default.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser};
+use protocol::DashboardSpec;
+
+use crate::config_file::{self, ConfigFile};
 
 #[derive(Clone, Parser)]
 #[command(
@@ -12,6 +19,11 @@ use clap::Parser;
     about = "A self-hosted real-time dashboard"
 )]
 pub struct Config {
+    /// A TOML file with dashboards (`[[dashboard]]`) and settings: any flag by
+    /// its long name with `_` for `-` (`heartbeat_interval = "10s"`).
+    #[arg(long, env = "PULSEBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "PULSEBOARD_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
@@ -76,6 +88,36 @@ pub struct Config {
     )]
     pub publish_tokens: Vec<String>,
 
+    /// Keep the latest value of every widget in `--state-file`, so a restart
+    /// loses nothing.
+    #[arg(long, env = "PULSEBOARD_PERSIST", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub persist: bool,
+
+    /// Where the widgets are saved: written to a temporary file, synced, and
+    /// renamed over this one.
+    #[arg(long, env = "PULSEBOARD_STATE_FILE", default_value = "data/state.json")]
+    pub state_file: PathBuf,
+
+    /// How often changed widgets are saved; they are also saved on shutdown.
+    #[arg(long, env = "PULSEBOARD_SAVE_INTERVAL", default_value = "5s",
+          value_parser = duration_between(Duration::from_millis(100), Duration::from_secs(3600)))]
+    pub save_interval: Duration,
+
+    /// Largest publish request body, in bytes.
+    #[arg(long, env = "PULSEBOARD_MAX_BODY_BYTES", default_value_t = 64 * 1024,
+          value_parser = count_up_to(16 * 1024 * 1024))]
+    pub max_body_bytes: usize,
+
+    /// Most widgets kept; publishes that would create more are refused.
+    #[arg(long, env = "PULSEBOARD_MAX_WIDGETS", default_value_t = 1_000,
+          value_parser = count_up_to(1_000_000))]
+    pub max_widgets: usize,
+
+    /// The dashboards declared in the config file (filled by [`Config::load`]).
+    #[arg(skip)]
+    pub dashboards: Vec<DashboardSpec>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PULSEBOARD_WORKERS")]
     pub workers: Option<usize>,
@@ -96,6 +138,10 @@ impl std::fmt::Debug for Config {
             .field("history_size", &self.history_size)
             .field("history_age", &self.history_age)
             .field("max_stream_age", &self.max_stream_age)
+            .field("config", &self.config)
+            .field("persist", &self.persist)
+            .field("state_file", &self.state_file)
+            .field("dashboards", &self.dashboards.len())
             .field(
                 "publish_tokens",
                 &format!("<{} hidden>", self.publish_tokens.len()),
@@ -108,6 +154,70 @@ impl Config {
     /// The defaults, as if started with no flags and no environment (for tests).
     pub fn defaults() -> Config {
         Config::parse_from(["pulseboard"])
+    }
+
+    /// The configuration from the command line, the environment and the
+    /// config file it names.
+    pub fn load() -> Result<Config, ConfigError> {
+        Config::load_from(std::env::args_os())
+    }
+
+    /// As [`Config::load`], with `args` (the program name first) as the command
+    /// line. Settings from the file apply where no flag or env var gave one:
+    /// they are added as flags for exactly those.
+    pub fn load_from<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let command = Config::command();
+        let matches = command.clone().try_get_matches_from(&args)?;
+        let Some(path) = matches.get_one::<PathBuf>("config").cloned() else {
+            return Ok(Config::from_arg_matches(&matches)?);
+        };
+        let ConfigFile {
+            settings,
+            dashboards,
+        } = config_file::read(&path)?;
+        for (key, value) in settings {
+            let long = key.replace('_', "-");
+            let known = command
+                .get_arguments()
+                .find(|arg| arg.get_long() == Some(long.as_str()) && long != "config");
+            let Some(arg) = known else {
+                return Err(ConfigError::File(format!(
+                    "config file {}: unknown setting `{key}`",
+                    path.display()
+                )));
+            };
+            let given = matches!(
+                matches.value_source(arg.get_id().as_str()),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            );
+            if !given {
+                args.push(format!("--{long}={value}").into());
+            }
+        }
+        let matches = command.try_get_matches_from(&args)?;
+        let mut config = Config::from_arg_matches(&matches)?;
+        config.dashboards = dashboards;
+        Ok(config)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Bad flags or env vars, or a bad value in the file; clap says which.
+    #[error(transparent)]
+    Args(#[from] clap::Error),
+    #[error("{0}")]
+    File(String),
+}
+
+impl From<config_file::Error> for ConfigError {
+    fn from(error: config_file::Error) -> ConfigError {
+        ConfigError::File(error.to_string())
     }
 }
 

@@ -106,6 +106,7 @@ mod tests {
     fn event(seq: u64) -> Arc<Published> {
         Arc::new(Published {
             id: Some(format!("e-{seq}").into()),
+            widget: None,
             name: "update",
             data: "{}".into(),
         })

@@ -19,12 +19,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytestring::ByteString;
 use protocol::{
-    EventId, Heartbeat, Init, Remove, Reset, ServerEvent, Shutdown, Update, WidgetId,
-    PROTOCOL_VERSION,
+    EventId, Heartbeat, Init, Remove, Reset, ServerEvent, Shutdown, Update, View, Widget, WidgetId,
+    WidgetKind, PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast;
 
 use crate::config::Config;
+use crate::dashboards::{Dashboards, Filter};
 use crate::history::{History, Unreplayable};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -34,6 +35,9 @@ use crate::store::Store;
 pub struct Published {
     /// The SSE `id:`; `None` for events that change no state (heartbeat, shutdown).
     pub id: Option<ByteString>,
+    /// The widget an `update` or `remove` is about, for streams narrowed to
+    /// some widgets.
+    pub widget: Option<WidgetId>,
     pub name: &'static str,
     pub data: ByteString,
 }
@@ -77,6 +81,8 @@ pub enum HubError {
     Encode(#[from] serde_json::Error),
     #[error("{0} must be a finite number")]
     NonFinite(&'static str),
+    #[error("there are already {0} widgets, the most this server keeps")]
+    TooManyWidgets(usize),
 }
 
 /// A cheap-to-clone handle to the hub.
@@ -91,6 +97,10 @@ struct Shared {
     /// How far a receiver may fall behind before it lags: the ring's real size
     /// (tokio rounds the capacity up to a power of two).
     ring_size: usize,
+    /// Most widgets the store holds: publishes that would add more are refused,
+    /// so a script inventing ids cannot grow every viewer's snapshot forever.
+    max_widgets: usize,
+    dashboards: Dashboards,
     metrics: Metrics,
     sender: broadcast::Sender<Arc<Published>>,
     /// A std mutex: it is held for a store update and a non-blocking `send`, never
@@ -103,34 +113,47 @@ struct State {
     store: Store,
     history: History,
     last_seq: u64,
-    /// The `init` and `reset` events for `last_seq`, each built once and reused
-    /// by every viewer that needs one before the next change (a burst can make
-    /// thousands lag at the same moment).
-    cached_init: CachedEvent,
-    cached_reset: CachedEvent,
+    /// The `init` and `reset` events for `last_seq`, per filter (see
+    /// [`Filter::cache_slot`]), each built once and reused by every viewer that
+    /// needs one before the next change (a burst can make thousands lag at the
+    /// same moment).
+    cached_init: Vec<CachedEvent>,
+    cached_reset: Vec<CachedEvent>,
+}
+
+/// Everything the store holds, and the id of the last change folded into it.
+pub struct Contents {
+    /// Grows by one with every change; 0 before the first.
+    pub last_seq: u64,
+    pub last_event_id: Option<EventId>,
+    pub widgets: Vec<Widget>,
 }
 
 /// A snapshot event and the sequence number it was built at.
 type CachedEvent = Option<(u64, Arc<Published>)>;
 
 impl Hub {
-    /// Uses the heartbeat interval, subscriber buffer and history bounds of `config`.
-    pub fn new(config: &Config, metrics: Metrics) -> Hub {
+    /// Uses the heartbeat interval, subscriber buffer, widget limit and history
+    /// bounds of `config`.
+    pub fn new(config: &Config, dashboards: Dashboards, metrics: Metrics) -> Hub {
         let capacity = config.subscriber_buffer as usize;
         let (sender, _) = broadcast::channel(capacity);
+        let cache_slots = dashboards.specs().len() + 1;
         Hub {
             shared: Arc::new(Shared {
                 epoch: new_epoch(),
                 heartbeat_interval: config.heartbeat_interval,
                 ring_size: capacity.next_power_of_two(),
+                max_widgets: config.max_widgets,
+                dashboards,
                 metrics,
                 sender,
                 state: Mutex::new(State {
                     store: Store::default(),
                     history: History::new(config.history_size, config.history_age),
                     last_seq: 0,
-                    cached_init: None,
-                    cached_reset: None,
+                    cached_init: vec![None; cache_slots],
+                    cached_reset: vec![None; cache_slots],
                 }),
             }),
         }
@@ -149,18 +172,87 @@ impl Hub {
         &self.shared.metrics
     }
 
+    pub fn dashboards(&self) -> &Dashboards {
+        &self.shared.dashboards
+    }
+
+    /// The kind `id` is declared with, which a publish may leave out.
+    pub fn declared_kind(&self, id: &WidgetId) -> Option<WidgetKind> {
+        self.shared.dashboards.declared_kind(id)
+    }
+
     /// Applies an update to the store and broadcasts it with the next id. On
     /// error nothing changed and nothing was sent.
-    pub fn publish(&self, mut update: Update) -> Result<EventId, HubError> {
-        if let Some(field) = update.value.non_finite_field() {
-            return Err(HubError::NonFinite(field));
+    pub fn publish(&self, update: Update) -> Result<EventId, HubError> {
+        let mut ids = self.publish_all(vec![update])?;
+        Ok(ids.remove(0))
+    }
+
+    /// Applies updates in order, all or none, each with its own id; they reach
+    /// every viewer back to back. On error nothing changed and nothing was sent.
+    pub fn publish_all(&self, mut updates: Vec<Update>) -> Result<Vec<EventId>, HubError> {
+        for update in &updates {
+            if let Some(field) = update.value.non_finite_field() {
+                return Err(HubError::NonFinite(field));
+            }
         }
         let mut state = self.lock();
-        state.store.complete(&mut update);
-        let seq = state.last_seq + 1;
-        let published = self.encode(&ServerEvent::Update(update.clone()), self.event_id(seq))?;
-        state.store.commit(update);
-        Ok(self.send_change(&mut state, published))
+        if state.store.len() + state.store.count_new(&updates) > self.shared.max_widgets {
+            return Err(HubError::TooManyWidgets(self.shared.max_widgets));
+        }
+        state.store.complete_all(&mut updates);
+        // Encoded before anything is committed, so a failure changes nothing.
+        let published = updates
+            .iter()
+            .zip(state.last_seq + 1..)
+            .map(|(update, seq)| {
+                self.encode(
+                    &ServerEvent::Update(update.clone()),
+                    self.event_id(seq),
+                    Some(update.id.clone()),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids = updates
+            .into_iter()
+            .zip(published)
+            .map(|(update, published)| {
+                state.store.commit(update);
+                self.send_change(&mut state, published)
+            })
+            .collect();
+        Ok(ids)
+    }
+
+    /// A copy of every widget, for reads and for saving.
+    pub fn contents(&self) -> Contents {
+        let state = self.lock();
+        Contents {
+            last_seq: state.last_seq,
+            last_event_id: self.event_id(state.last_seq),
+            widgets: state.store.widgets().cloned().collect(),
+        }
+    }
+
+    pub fn widget(&self, id: &WidgetId) -> Option<Widget> {
+        self.lock().store.get(id).cloned()
+    }
+
+    /// Fills the store with saved widgets, before anyone is subscribed; sends
+    /// nothing, since no viewer can have seen an older state of this run.
+    pub fn restore(&self, widgets: Vec<Widget>) {
+        let mut state = self.lock();
+        for widget in widgets {
+            state.store.insert(widget);
+        }
+    }
+
+    /// True if `published` is for a stream with `filter`.
+    pub fn admits(&self, filter: &Filter, published: &Published) -> bool {
+        published
+            .widget
+            .as_ref()
+            .is_none_or(|id| self.shared.dashboards.admits(filter, id))
     }
 
     /// Deletes a widget and broadcasts `remove`; `None` if it did not exist.
@@ -171,7 +263,7 @@ impl Hub {
         }
         let seq = state.last_seq + 1;
         let event = ServerEvent::Remove(Remove { id: id.clone() });
-        let published = self.encode(&event, self.event_id(seq))?;
+        let published = self.encode(&event, self.event_id(seq), Some(id.clone()))?;
         state.store.remove(id);
         Ok(Some(self.send_change(&mut state, published)))
     }
@@ -206,15 +298,22 @@ impl Hub {
     /// whole state). With `resume_after`, the id of the last event it saw, it
     /// starts with the events after that one, or with a `reset` if they cannot
     /// be replayed. Either way live events follow without a gap.
-    pub fn subscribe(&self, resume_after: Option<&str>) -> Result<Subscription, HubError> {
+    ///
+    /// `filter` narrows the snapshot; the caller skips the events it does not
+    /// admit (see [`Hub::admits`]).
+    pub fn subscribe(
+        &self,
+        resume_after: Option<&str>,
+        filter: &Filter,
+    ) -> Result<Subscription, HubError> {
         let mut state = self.lock();
         let replay = resume_after.map(|raw| self.replay_after(&state, raw));
         let backlog = match replay {
-            None => vec![self.init_event(&mut state)?],
+            None => vec![self.init_event(&mut state, filter)?],
             Some(Ok(events)) => events,
             Some(Err(reason)) => {
                 drop(state);
-                return self.resync(reason);
+                return self.resync(reason, filter);
             }
         };
         let receiver = self.shared.sender.subscribe();
@@ -233,16 +332,17 @@ impl Hub {
 
     /// For a subscriber that cannot continue from where it was: a `reset` with
     /// the current snapshot and a fresh receiver positioned right after it.
-    pub fn resync(&self, reason: ResetReason) -> Result<Subscription, HubError> {
+    pub fn resync(&self, reason: ResetReason, filter: &Filter) -> Result<Subscription, HubError> {
         let mut state = self.lock();
         let reset = self.cached(
             &mut state,
+            filter,
             |s| &mut s.cached_reset,
             |hub, state, seq| {
                 ServerEvent::Reset(Reset {
                     epoch: hub.shared.epoch.clone(),
                     last_event_id: hub.event_id(seq),
-                    snapshot: state.store.snapshot(),
+                    view: hub.view(state, filter),
                 })
             },
         )?;
@@ -259,9 +359,10 @@ impl Hub {
         })
     }
 
-    fn init_event(&self, state: &mut State) -> Result<Arc<Published>, HubError> {
+    fn init_event(&self, state: &mut State, filter: &Filter) -> Result<Arc<Published>, HubError> {
         self.cached(
             state,
+            filter,
             |s| &mut s.cached_init,
             |hub, state, seq| {
                 ServerEvent::Init(Init {
@@ -269,10 +370,20 @@ impl Hub {
                     epoch: hub.shared.epoch.clone(),
                     last_event_id: hub.event_id(seq),
                     heartbeat_ms: hub.shared.heartbeat_interval.as_millis() as u64,
-                    snapshot: state.store.snapshot(),
+                    view: hub.view(state, filter),
                 })
             },
         )
+    }
+
+    /// What a stream with `filter` starts from.
+    fn view(&self, state: &State, filter: &Filter) -> View {
+        let dashboards = &self.shared.dashboards;
+        View {
+            dashboards: dashboards.specs().to_vec(),
+            dashboard: dashboards.name_of(filter),
+            snapshot: state.store.snapshot(|id| dashboards.admits(filter, id)),
+        }
     }
 
     /// The events after the raw id a client sent, or why they cannot be had.
@@ -297,22 +408,26 @@ impl Hub {
         outcome
     }
 
-    /// The snapshot event in `slot` if it is for the current sequence number,
-    /// else a freshly built and encoded one, kept in `slot` for the next caller.
+    /// The snapshot event cached for `filter` if it is for the current sequence
+    /// number, else a freshly built and encoded one, cached for the next caller.
     fn cached(
         &self,
         state: &mut State,
-        slot: fn(&mut State) -> &mut CachedEvent,
+        filter: &Filter,
+        slots: fn(&mut State) -> &mut Vec<CachedEvent>,
         build: impl FnOnce(&Hub, &State, u64) -> ServerEvent,
     ) -> Result<Arc<Published>, HubError> {
         let seq = state.last_seq;
-        if let Some((cached_seq, event)) = slot(state) {
+        let slot = filter.cache_slot();
+        if let Some(Some((cached_seq, event))) = slot.map(|i| &slots(state)[i]) {
             if *cached_seq == seq {
                 return Ok(event.clone());
             }
         }
-        let event = self.encode(&build(self, state, seq), self.event_id(seq))?;
-        *slot(state) = Some((seq, event.clone()));
+        let event = self.encode(&build(self, state, seq), self.event_id(seq), None)?;
+        if let Some(i) = slot {
+            slots(state)[i] = Some((seq, event.clone()));
+        }
         Ok(event)
     }
 
@@ -337,17 +452,23 @@ impl Hub {
     }
 
     fn broadcast_stateless(&self, event: ServerEvent) -> Result<(), HubError> {
-        let published = self.encode(&event, None)?;
+        let published = self.encode(&event, None, None)?;
         // Under the lock like every send, so it cannot overtake a change.
         let _state = self.lock();
         let _ = self.shared.sender.send(published);
         Ok(())
     }
 
-    fn encode(&self, event: &ServerEvent, id: Option<EventId>) -> Result<Arc<Published>, HubError> {
+    fn encode(
+        &self,
+        event: &ServerEvent,
+        id: Option<EventId>,
+        widget: Option<WidgetId>,
+    ) -> Result<Arc<Published>, HubError> {
         let encoded = event.encode()?;
         Ok(Arc::new(Published {
             id: id.map(|id| id.to_string().into()),
+            widget,
             name: encoded.name,
             data: encoded.data.into(),
         }))

@@ -3,10 +3,13 @@
 
 pub mod api;
 pub mod config;
+pub mod config_file;
+pub mod dashboards;
 pub mod history;
 pub mod hub;
 pub mod memory;
 pub mod metrics;
+pub mod persist;
 pub mod routes;
 pub mod shutdown;
 pub mod sources;

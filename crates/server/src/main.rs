@@ -1,9 +1,17 @@
-use clap::Parser;
+use pulseboard::config::ConfigError;
 use pulseboard::{shutdown, telemetry, Application, Config};
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let config = Config::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        // clap prints usage and exits with its usual codes.
+        Err(ConfigError::Args(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("pulseboard: {error}");
+            std::process::exit(2);
+        }
+    };
     telemetry::init();
     let app = Application::build(config, shutdown::signal())?;
     // Scripts and tests read this line to find the port (the address may be :0).

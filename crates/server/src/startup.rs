@@ -10,10 +10,12 @@ use actix_web::middleware::{from_fn, Compress, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
-use crate::api::{self, PublishTokens};
+use crate::api::{self, widgets::BodyLimit, PublishTokens};
 use crate::config::Config;
+use crate::dashboards::Dashboards;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::persist::{self, StateStore};
 use crate::routes::{self, events::StreamLimits, health::Readiness};
 use crate::sources;
 use crate::static_files;
@@ -24,6 +26,8 @@ pub struct Application {
     generated_token: Option<String>,
     server: Server,
     tasks: Vec<JoinHandle<()>>,
+    /// Where the widgets are saved on shutdown, if persistence is on and safe.
+    state: Option<StateStore>,
 }
 
 impl Application {
@@ -36,7 +40,13 @@ impl Application {
     ) -> std::io::Result<Application> {
         let listener = listen(&config.addr)?;
         let addr = listener.local_addr()?;
-        let hub = Hub::new(&config, Metrics::new());
+        let hub = Hub::new(&config, dashboards(&config), Metrics::new());
+        let state = config.persist.then(|| StateStore::new(&config.state_file));
+        let state = state.and_then(|store| {
+            let loaded = store.load();
+            hub.restore(loaded.widgets);
+            loaded.may_save.then_some(store)
+        });
         let (tokens, generated_token) = PublishTokens::from_config(&config.publish_tokens);
         let tokens = web::Data::new(tokens);
         let readiness = Readiness::default();
@@ -52,6 +62,14 @@ impl Application {
         if config.host_metrics {
             tasks.push(sources::host::spawn(hub.clone(), config.sample_interval));
         }
+        if let Some(store) = &state {
+            tasks.push(persist::spawn_saver(
+                hub.clone(),
+                store.clone(),
+                config.save_interval,
+            ));
+        }
+        let body_limit = web::Data::new(BodyLimit(config.max_body_bytes));
 
         let shutdown_hub = hub.clone();
         let shutdown_readiness = readiness.clone();
@@ -64,6 +82,7 @@ impl Application {
                 .app_data(app_hub.clone())
                 .app_data(app_readiness.clone())
                 .app_data(tokens.clone())
+                .app_data(body_limit.clone())
                 .app_data(web::Data::new(limits))
                 // The stream stays outside the middleware: Compress would only
                 // wrap every event of every viewer in an identity encoder (the
@@ -81,7 +100,15 @@ impl Application {
                         .route("/metrics", web::get().to(routes::metrics::metrics))
                         .service(
                             web::scope("/api")
-                                .route("/widgets/{id}", web::post().to(api::widgets::publish))
+                                .route("/widgets", web::get().to(api::widgets::list))
+                                .service(
+                                    web::resource("/widgets/{id}")
+                                        .route(web::get().to(api::widgets::get))
+                                        .route(web::post().to(api::widgets::publish))
+                                        .route(web::delete().to(api::widgets::delete)),
+                                )
+                                .route("/batch", web::post().to(api::widgets::publish_batch))
+                                .route("/dashboards", web::get().to(api::dashboards::list))
                                 .default_service(web::to(api_not_found)),
                         )
                         .service(
@@ -114,6 +141,7 @@ impl Application {
             generated_token,
             server: server.run(),
             tasks,
+            state,
         })
     }
 
@@ -139,8 +167,21 @@ impl Application {
         for task in self.tasks {
             task.abort();
         }
+        if let Some(store) = &self.state {
+            persist::save_now(&self.hub, store);
+        }
         result
     }
+}
+
+/// The dashboards of the config file, then the built-in `host` one when host
+/// metrics are on (unless the file declares its own `host`).
+fn dashboards(config: &Config) -> Dashboards {
+    let mut specs = config.dashboards.clone();
+    if config.host_metrics && !specs.iter().any(|d| d.name.as_str() == "host") {
+        specs.push(sources::host::dashboard());
+    }
+    Dashboards::new(specs)
 }
 
 /// Connections the kernel queues until they are accepted (capped by

@@ -1,7 +1,9 @@
 //! The latest value of every widget: what a new viewer's snapshot is made of.
 
+use std::collections::{HashMap, HashSet};
+
 use indexmap::IndexMap;
-use protocol::{Snapshot, Update, Widget, WidgetId};
+use protocol::{Snapshot, Update, Widget, WidgetId, WidgetValue};
 
 #[derive(Debug, Default)]
 pub struct Store {
@@ -10,23 +12,70 @@ pub struct Store {
 }
 
 impl Store {
-    /// Fills in what `update` leaves implicit from the widget's current value
-    /// (e.g. a number's previous value), so it can be broadcast as it stands.
-    pub fn complete(&self, update: &mut Update) {
-        if let Some(widget) = self.widgets.get(&update.id) {
-            update.value.complete_from(&widget.value);
+    /// Fills in what each update leaves implicit (e.g. a number's previous
+    /// value) from the value it will change: the store's, or that of an earlier
+    /// update to the same widget in `updates`. Then each can be broadcast as it
+    /// stands.
+    pub fn complete_all(&self, updates: &mut [Update]) {
+        let mut still_to_come: HashMap<WidgetId, usize> = HashMap::new();
+        for update in updates.iter() {
+            *still_to_come.entry(update.id.clone()).or_default() += 1;
         }
+        // The value a widget will hold, for ids that come again in `updates`.
+        let mut pending: HashMap<WidgetId, WidgetValue> = HashMap::new();
+        for update in updates.iter_mut() {
+            let earlier = pending.remove(&update.id);
+            let stored = self.widgets.get(&update.id).map(|w| &w.value);
+            if let Some(current) = earlier.as_ref().or(stored) {
+                update.value.complete_from(current);
+            }
+            let left = still_to_come.get_mut(&update.id).expect("counted above");
+            *left -= 1;
+            if *left > 0 {
+                let next = match earlier.or_else(|| stored.cloned()) {
+                    Some(mut value) => {
+                        value.merge(update.value.clone(), update.at);
+                        value
+                    }
+                    None => update.value.clone(),
+                };
+                pending.insert(update.id.clone(), next);
+            }
+        }
+    }
+
+    /// How many widgets `updates` would create.
+    pub fn count_new(&self, updates: &[Update]) -> usize {
+        updates
+            .iter()
+            .map(|u| &u.id)
+            .filter(|id| !self.widgets.contains_key(*id))
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     /// Folds a completed update into the widget it names, creating it if new.
     pub fn commit(&mut self, update: Update) {
         match self.widgets.get_mut(&update.id) {
-            Some(widget) => widget.apply(update.title, update.value, update.at),
+            Some(widget) => widget.apply(update),
             None => {
-                let widget = Widget::new(update.id.clone(), update.title, update.value, update.at);
-                self.widgets.insert(update.id, widget);
+                let id = update.id.clone();
+                self.widgets.insert(id, Widget::new(update));
             }
         }
+    }
+
+    /// Puts a whole widget in place, as it was saved.
+    pub fn insert(&mut self, widget: Widget) {
+        self.widgets.insert(widget.id.clone(), widget);
+    }
+
+    pub fn get(&self, id: &WidgetId) -> Option<&Widget> {
+        self.widgets.get(id)
+    }
+
+    pub fn widgets(&self) -> impl Iterator<Item = &Widget> {
+        self.widgets.values()
     }
 
     pub fn contains(&self, id: &WidgetId) -> bool {
@@ -38,9 +87,15 @@ impl Store {
         self.widgets.shift_remove(id).is_some()
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    /// The widgets whose id `admit` accepts, in display order.
+    pub fn snapshot(&self, admit: impl Fn(&WidgetId) -> bool) -> Snapshot {
         Snapshot {
-            widgets: self.widgets.values().cloned().collect(),
+            widgets: self
+                .widgets
+                .values()
+                .filter(|w| admit(&w.id))
+                .cloned()
+                .collect(),
         }
     }
 

@@ -22,6 +22,7 @@ fn text_update(i: u64) -> Update {
             text: format!("{i:08}{}", "x".repeat(1000)),
         }),
         at: i as i64,
+        expect_every: None,
     }
 }
 
@@ -175,7 +176,11 @@ async fn a_stuck_viewer_never_holds_up_healthy_ones_and_is_reset_when_it_reads()
         let ServerEvent::Reset(reset) = decode(&last_reset.unwrap()) else {
             unreachable!()
         };
-        let latest = reset.snapshot.get("log").expect("log widget in the reset");
+        let latest = reset
+            .view
+            .snapshot
+            .get("log")
+            .expect("log widget in the reset");
         let WidgetValue::Text(text) = &latest.value else {
             panic!("not text")
         };

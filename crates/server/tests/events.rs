@@ -51,7 +51,11 @@ async fn init_comes_first_within_a_second_with_the_snapshot() {
     assert_eq!(init.protocol_version, PROTOCOL_VERSION);
     assert_eq!(init.epoch, server.hub.epoch());
     assert_eq!(init.last_event_id, Some(published));
-    let orders = init.snapshot.get("orders").expect("orders in snapshot");
+    let orders = init
+        .view
+        .snapshot
+        .get("orders")
+        .expect("orders in snapshot");
     assert!(matches!(&orders.value, WidgetValue::Number(n) if n.value == 42.0));
 }
 

@@ -73,7 +73,7 @@ async fn sigterm_tells_every_viewer_and_a_restart_resets_old_ids() {
         let ServerEvent::Init(init) = decode(&init) else {
             unreachable!()
         };
-        assert_eq!(number_in(&init.snapshot, "orders"), 41.0);
+        assert_eq!(number_in(&init.view.snapshot, "orders"), 41.0);
         viewers.push(viewer);
     }
     let latest = publish_number(&first, 42.0).await;

@@ -32,7 +32,7 @@ async fn expect_reset(server: &TestServer, id: &str, by_query: bool) {
     };
     assert_eq!(reset.epoch, epoch);
     assert_eq!(reset.last_event_id, Some(current.clone()));
-    assert_eq!(number_in(&reset.snapshot, "orders"), 1000.0);
+    assert_eq!(number_in(&reset.view.snapshot, "orders"), 1000.0);
 
     // Live events follow the reset without a gap.
     let next = server.hub.publish(number_update("orders", 1001.0)).unwrap();

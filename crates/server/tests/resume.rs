@@ -136,7 +136,7 @@ async fn an_empty_id_is_a_fresh_start_with_init() {
         let ServerEvent::Init(init) = decode(&first) else {
             unreachable!()
         };
-        assert_eq!(number_in(&init.snapshot, "orders"), 2.0);
+        assert_eq!(number_in(&init.view.snapshot, "orders"), 2.0);
     }
 }
 

@@ -1,6 +1,8 @@
 //! The HTTP API for publishers.
 
 pub mod auth;
+pub mod body;
+pub mod dashboards;
 pub mod error;
 pub mod widgets;
 

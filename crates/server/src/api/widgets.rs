@@ -1,50 +1,141 @@
-//! `POST /api/widgets/{id}`: set a widget's value.
+//! The widget endpoints: set, read and delete widgets, one or many at a time.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use protocol::{Update, WidgetId, WidgetValue};
-use serde::Deserialize;
+use protocol::{EventId, Widget, WidgetId};
+use serde::Serialize;
 
+use super::body::{self, Publication};
 use super::{ApiError, PublishTokens};
 use crate::hub::{unix_ms, Hub, HubError};
 
-/// The largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest publish body accepted (`--max-body-bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
 
-/// A widget value as published: the value's own fields, tagged by `kind`, plus
-/// an optional title.
-#[derive(Deserialize)]
-struct PublishBody {
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(flatten)]
-    value: WidgetValue,
+/// `POST /api/widgets/{id}` answers with the event that carries the change.
+#[derive(Serialize)]
+pub struct Accepted {
+    pub widget: WidgetId,
+    pub event_id: String,
+}
+
+/// `POST /api/batch` answers with one event id per update, in order.
+#[derive(Serialize)]
+pub struct BatchAccepted {
+    pub event_ids: Vec<String>,
+}
+
+/// `GET /api/widgets`: every widget, and the id of the last change they include
+/// (a stream resumed from it continues exactly from this state).
+#[derive(Serialize)]
+pub struct WidgetList {
+    pub epoch: String,
+    pub last_event_id: Option<String>,
+    pub widgets: Vec<Widget>,
 }
 
 pub async fn publish(
     hub: web::Data<Hub>,
     tokens: web::Data<PublishTokens>,
+    limit: web::Data<BodyLimit>,
     req: HttpRequest,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     tokens.check(&req)?;
-    let id = WidgetId::parse(id.into_inner())
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))?;
-    let body = read_body(payload, MAX_BODY_BYTES).await?;
-    let PublishBody { title, value } = parse_body(&body)?;
-    let update = Update {
-        id: id.clone(),
-        title,
-        value,
-        at: unix_ms(),
-    };
-    let event_id = hub.publish(update).map_err(|error| match error {
+    let id = parse_id(id.into_inner())?;
+    let body = read_body(payload, limit.0).await?;
+    let now = unix_ms();
+    let publication = body::parse_publication(&body, hub.declared_kind(&id), now)?;
+    let event_id = hub
+        .publish(publication.into_update(id.clone(), now))
+        .map_err(refused)?;
+    Ok(HttpResponse::Ok().json(Accepted {
+        widget: id,
+        event_id: event_id.to_string(),
+    }))
+}
+
+pub async fn publish_batch(
+    hub: web::Data<Hub>,
+    tokens: web::Data<PublishTokens>,
+    limit: web::Data<BodyLimit>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    tokens.check(&req)?;
+    let body = read_body(payload, limit.0).await?;
+    let now = unix_ms();
+    let updates = body::parse_batch(&body, |id| hub.declared_kind(id), now)?
+        .into_iter()
+        .map(|(id, publication): (WidgetId, Publication)| publication.into_update(id, now))
+        .collect();
+    let event_ids = hub.publish_all(updates).map_err(refused)?;
+    Ok(HttpResponse::Ok().json(BatchAccepted {
+        event_ids: event_ids.iter().map(EventId::to_string).collect(),
+    }))
+}
+
+pub async fn list(hub: web::Data<Hub>) -> HttpResponse {
+    let contents = hub.contents();
+    HttpResponse::Ok().json(WidgetList {
+        epoch: hub.epoch().to_owned(),
+        last_event_id: contents.last_event_id.map(|id| id.to_string()),
+        widgets: contents.widgets,
+    })
+}
+
+pub async fn get(hub: web::Data<Hub>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(id.into_inner())?;
+    let widget = hub.widget(&id).ok_or_else(|| not_found(&id))?;
+    Ok(HttpResponse::Ok().json(widget))
+}
+
+pub async fn delete(
+    hub: web::Data<Hub>,
+    tokens: web::Data<PublishTokens>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    tokens.check(&req)?;
+    let id = parse_id(id.into_inner())?;
+    let event_id = hub
+        .remove(&id)
+        .map_err(refused)?
+        .ok_or_else(|| not_found(&id))?;
+    Ok(HttpResponse::Ok().json(Accepted {
+        widget: id,
+        event_id: event_id.to_string(),
+    }))
+}
+
+fn parse_id(id: String) -> Result<WidgetId, ApiError> {
+    WidgetId::parse(id)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", e.to_string()))
+}
+
+fn not_found(id: &WidgetId) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("there is no widget `{id}`"),
+    )
+}
+
+/// Why the hub refused a change that parsed.
+fn refused(error: HubError) -> ApiError {
+    match error {
         HubError::NonFinite(field) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_value",
             format!("`{field}` must be a finite number"),
+        ),
+        HubError::TooManyWidgets(max) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too_many_widgets",
+            format!("this server keeps at most {max} widgets (--max-widgets); delete some first"),
         ),
         HubError::Encode(error) => {
             tracing::error!(%error, "could not encode an update");
@@ -54,11 +145,7 @@ pub async fn publish(
                 "could not encode the update",
             )
         }
-    })?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "widget": id,
-        "event_id": event_id.to_string(),
-    })))
+    }
 }
 
 /// Reads at most `limit` bytes, refusing (413) rather than buffering more.
@@ -82,44 +169,4 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// Malformed JSON is a 400; well-formed JSON that is not a widget value, a 422.
-fn parse_body(body: &[u8]) -> Result<PublishBody, ApiError> {
-    let parsed: PublishBody = serde_json::from_slice(body).map_err(|e| {
-        if e.is_data() {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_value",
-                e.to_string(),
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", e.to_string())
-        }
-    })?;
-    if matches!(parsed.value, WidgetValue::Unknown) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_value",
-            "`kind` must be one of number, gauge, series, list, status, text",
-        ));
-    }
-    Ok(parsed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tells_malformed_json_from_a_wrong_value() {
-        assert_eq!(parse_body(b"{\"kind\":").err().unwrap().status, 400);
-        assert_eq!(parse_body(b"not json").err().unwrap().status, 400);
-        let wrong_type = parse_body(br#"{"kind":"number","value":"high"}"#);
-        assert_eq!(wrong_type.err().unwrap().status, 422);
-        let unknown_kind = parse_body(br#"{"kind":"hologram"}"#);
-        assert_eq!(unknown_kind.err().unwrap().status, 422);
-        let ok = parse_body(br#"{"kind":"number","value":42,"title":"Answer"}"#).unwrap();
-        assert_eq!(ok.title.as_deref(), Some("Answer"));
-    }
 }

@@ -5,15 +5,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use actix_web_lab::sse::{self, Sse};
 use futures_util::stream::{self, Stream};
+use protocol::WidgetId;
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
 
 use super::small_chunks::SmallChunks;
+use crate::api::ApiError;
+use crate::dashboards::Filter;
 use crate::hub::{Hub, Published, ResetReason, Subscription};
 
 /// How long a browser waits before reconnecting on its own after a drop.
@@ -23,46 +27,70 @@ const RETRY: Duration = Duration::from_secs(2);
 /// `Last-Event-ID` header; the SPA's reconnects after a fatal close cannot set
 /// headers, so they pass `?last_event_id=`. The header wins: a browser
 /// reconnecting an EventSource opened with a query sends a newer header.
-fn resume_position(req: &HttpRequest) -> Option<String> {
+fn resume_position(req: &HttpRequest, query: &StreamQuery) -> Option<String> {
     let header = req
         .headers()
         .get("last-event-id")
         .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
         .filter(|id| !id.is_empty());
     header.or_else(|| {
-        web::Query::<ResumeQuery>::from_query(req.query_string())
-            .ok()
-            .and_then(|query| query.into_inner().last_event_id)
-            .map(|id| id.trim().to_owned())
+        query
+            .last_event_id
+            .as_deref()
+            .map(str::trim)
             .filter(|id| !id.is_empty())
+            .map(str::to_owned)
     })
 }
 
 #[derive(serde::Deserialize)]
-struct ResumeQuery {
+struct StreamQuery {
     last_event_id: Option<String>,
+    /// Only this dashboard's widgets; empty for the default dashboard.
+    dashboard: Option<String>,
+    /// Only these widgets, comma-separated.
+    topics: Option<String>,
+}
+
+/// What the query narrows the stream to.
+fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_filter", message);
+    match (&query.dashboard, &query.topics) {
+        (None, None) => Ok(Filter::All),
+        (Some(name), None) => Ok(hub.dashboards().filter_for(name.trim())),
+        (None, Some(topics)) => topics
+            .split(',')
+            .map(|id| WidgetId::parse(id.trim()).map_err(|e| bad(format!("`topics`: {e}"))))
+            .collect::<Result<_, _>>()
+            .map(Filter::Topics),
+        (Some(_), Some(_)) => Err(bad("use `dashboard` or `topics`, not both".into())),
+    }
 }
 
 pub async fn stream_events(
     hub: web::Data<Hub>,
     limits: web::Data<StreamLimits>,
     req: HttpRequest,
-) -> HttpResponse {
-    let subscription = match hub.subscribe(resume_position(&req).as_deref()) {
-        Ok(subscription) => subscription,
-        Err(error) => {
+) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<StreamQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_filter", e.to_string()))?
+        .into_inner();
+    let filter = filter(&hub, &query)?;
+    let subscription = hub
+        .subscribe(resume_position(&req, &query).as_deref(), &filter)
+        .map_err(|error| {
             tracing::error!(%error, "could not build the first event");
-            return HttpResponse::InternalServerError().json(serde_json::json!({
-                "error": "internal",
-                "message": "could not build the dashboard snapshot",
-            }));
-        }
-    };
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "could not build the dashboard snapshot",
+            )
+        })?;
     let deadline = limits
         .max_stream_age
         .map(|age| Instant::now() + jittered(age));
-    let events = subscriber_events(hub.get_ref().clone(), subscription, deadline);
-    Sse::from_stream(events)
+    let events = subscriber_events(hub.get_ref().clone(), subscription, filter, deadline);
+    Ok(Sse::from_stream(events)
         .with_retry_duration(RETRY)
         .customize()
         // Rule 3 of docs/design: `no-transform` keeps CDNs from recompressing or
@@ -74,7 +102,7 @@ pub async fn stream_events(
         .insert_header(("X-Accel-Buffering", "no"))
         .respond_to(&req)
         .map_body(|_, body| SmallChunks::new(body))
-        .map_into_boxed_body()
+        .map_into_boxed_body())
 }
 
 /// Per-stream settings from the config.
@@ -96,6 +124,7 @@ fn jittered(age: Duration) -> Duration {
 fn subscriber_events(
     hub: Hub,
     subscription: Subscription,
+    filter: Filter,
     deadline: Option<Instant>,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> {
     let metrics = hub.metrics();
@@ -107,6 +136,7 @@ fn subscriber_events(
         hub,
         backlog: subscription.backlog,
         receiver: subscription.receiver,
+        filter,
         deadline,
         finished: false,
         uncounted: 0,
@@ -123,6 +153,8 @@ struct Subscriber {
     /// Sent before reading the receiver again.
     backlog: std::vec::IntoIter<Arc<Published>>,
     receiver: broadcast::Receiver<Arc<Published>>,
+    /// The widgets this stream carries.
+    filter: Filter,
     /// When the stream should end (`--max-stream-age`).
     deadline: Option<Instant>,
     finished: bool,
@@ -136,7 +168,18 @@ struct Subscriber {
 }
 
 impl Subscriber {
+    /// The next event this stream carries; `None` when it ends.
     async fn next_event(&mut self) -> Option<Arc<Published>> {
+        loop {
+            let event = self.next_any().await?;
+            if self.hub.admits(&self.filter, &event) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next event for anyone.
+    async fn next_any(&mut self) -> Option<Arc<Published>> {
         if self.finished {
             return None;
         }
@@ -177,7 +220,7 @@ impl Subscriber {
             }
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "subscriber lagged; sending a reset");
-                match self.hub.resync(ResetReason::Lagged) {
+                match self.hub.resync(ResetReason::Lagged, &self.filter) {
                     Ok(Subscription { backlog, receiver }) => {
                         self.backlog = backlog;
                         self.receiver = receiver;

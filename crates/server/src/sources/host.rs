@@ -3,12 +3,20 @@
 use std::time::{Duration, Instant};
 
 use protocol::{
-    Gauge, List, ListRow, Number, Point, Series, SeriesLine, Update, WidgetId, WidgetValue,
+    DashboardSpec, Gauge, List, ListRow, Number, Point, Series, SeriesLine, Update, WidgetId,
+    WidgetValue,
 };
 use sysinfo::{Disks, Networks, System};
 use tokio::task::JoinHandle;
 
 use crate::hub::{unix_ms, Hub};
+
+/// The built-in `host` dashboard: every widget this source publishes.
+pub fn dashboard() -> DashboardSpec {
+    let mut dashboards = crate::config_file::parse_dashboards(include_str!("host.toml"))
+        .expect("host.toml is valid (checked by a test)");
+    dashboards.remove(0)
+}
 
 /// The CPU and network charts show this much history.
 const CHART_SPAN: Duration = Duration::from_secs(5 * 60);
@@ -105,6 +113,7 @@ impl HostSampler {
                     min: 0.0,
                     max: 100.0,
                     unit: Some("%".into()),
+                    thresholds: None,
                 }),
             ),
             (
@@ -115,6 +124,7 @@ impl HostSampler {
                     min: 0.0,
                     max: self.system.total_memory() as f64,
                     unit: Some("B".into()),
+                    thresholds: None,
                 }),
             ),
         ];
@@ -132,6 +142,7 @@ impl HostSampler {
                     min: 0.0,
                     max: total as f64,
                     unit: Some("B".into()),
+                    thresholds: None,
                 }),
             ));
         }
@@ -171,7 +182,7 @@ impl HostSampler {
             WidgetValue::Number(Number {
                 value: finite(value),
                 unit: Some("B/s".into()),
-                previous: None,
+                ..Number::default()
             })
         };
         widgets.push(("host.net_rx", "Network in", rate(rx_rate)));
@@ -183,7 +194,7 @@ impl HostSampler {
                 WidgetValue::Number(Number {
                     value: uptime as f64,
                     unit: Some("s".into()),
-                    previous: None,
+                    ..Number::default()
                 }),
             ));
         }
@@ -219,6 +230,7 @@ impl HostSampler {
                     title: Some(title.into()),
                     value,
                     at: now,
+                    expect_every: None,
                 })
             })
             .collect()
@@ -231,5 +243,26 @@ fn finite(x: f64) -> f64 {
         x
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_dashboard_declares_every_widget_it_publishes_with_its_kind() {
+        let dashboard = dashboard();
+        let mut sampler = HostSampler::new(Duration::from_secs(1)).expect("sysinfo works here");
+        let updates = sampler.sample(unix_ms());
+        assert!(updates.len() >= 8, "{updates:?}");
+        for update in updates {
+            let spec = dashboard
+                .widgets
+                .iter()
+                .find(|w| w.id == update.id)
+                .unwrap_or_else(|| panic!("{} is not declared in host.toml", update.id));
+            assert_eq!(spec.kind, update.value.kind(), "{}", update.id);
+        }
     }
 }

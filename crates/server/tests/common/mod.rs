@@ -32,6 +32,7 @@ pub fn test_config() -> Config {
     let mut config = Config::defaults();
     config.addr = "127.0.0.1:0".into();
     config.host_metrics = false;
+    config.persist = false;
     config.workers = Some(2);
     config.static_dir = std::env::temp_dir().join("pulseboard-no-spa");
     config
@@ -337,10 +338,10 @@ pub fn number_update(id: &str, value: f64) -> protocol::Update {
         title: None,
         value: protocol::WidgetValue::Number(protocol::Number {
             value,
-            unit: None,
-            previous: None,
+            ..protocol::Number::default()
         }),
         at: 1,
+        expect_every: None,
     }
 }
 

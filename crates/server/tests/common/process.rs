@@ -22,9 +22,13 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts the binary on an ephemeral port and waits for the line that
-    /// says where it listens.
+    /// says where it listens. It saves no state unless `extra_args` name a
+    /// `--state-file`.
     pub async fn start(extra_args: &[&str]) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pulseboard"));
+        if !extra_args.contains(&"--state-file") {
+            command.args(["--persist", "false"]);
+        }
         command
             .args([
                 "--addr",

@@ -1,0 +1,684 @@
+//! Publish request bodies: JSON in, a typed widget value out, or an error that
+//! names the field. Pure (no I/O, the time is passed in), so the rules are
+//! unit- and property-tested directly. `docs/api.md` documents them.
+//!
+//! A body is a JSON object: the value's own fields, plus the optional common
+//! fields `kind`, `title` and `expect_every`. The kind is, in this order: the
+//! explicit `kind`; the kind the widget is declared with in a dashboard; or
+//! inferred from the fields (see [`infer_kind`]).
+
+use actix_web::http::StatusCode;
+use indexmap::IndexMap;
+use protocol::{
+    Gauge, List, ListRow, Log, LogLine, Number, Point, Series, SeriesLine, Status, StatusLevel,
+    Text, Thresholds, Update, WidgetId, WidgetKind, WidgetValue, DEFAULT_LOG_LINES,
+    DEFAULT_SERIES_WINDOW,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::ApiError;
+
+/// One widget change, as a publisher asked for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    pub title: Option<String>,
+    pub value: WidgetValue,
+    pub expect_every: Option<u32>,
+}
+
+impl Publication {
+    /// The update that makes this change to widget `id` at `at`.
+    pub fn into_update(self, id: WidgetId, at: i64) -> Update {
+        Update {
+            id,
+            title: self.title,
+            value: self.value,
+            at,
+            expect_every: self.expect_every,
+        }
+    }
+}
+
+/// Limits on what one update may hold: they bound the memory of the store and
+/// of every viewer's snapshot, whatever the body size limit is.
+pub mod limits {
+    pub const TITLE_CHARS: usize = 200;
+    pub const UNIT_CHARS: usize = 32;
+    pub const TEXT_CHARS: usize = 10_000;
+    pub const MESSAGE_CHARS: usize = 1_000;
+    pub const LABEL_CHARS: usize = 200;
+    pub const LOG_LINE_CHARS: usize = 2_000;
+    pub const LINE_NAME_CHARS: usize = 64;
+    pub const LIST_ROWS: usize = 100;
+    pub const SERIES_LINES: usize = 16;
+    pub const SERIES_WINDOW: usize = 10_000;
+    pub const LOG_LINES: usize = 1_000;
+    /// 30 days.
+    pub const EXPECT_EVERY_SECONDS: u32 = 30 * 86_400;
+    pub const BATCH_UPDATES: usize = 1_000;
+}
+
+/// Parses the body of `POST /api/widgets/{id}`. `declared` is the widget's
+/// kind in a dashboard, if it is declared with one; `now` stamps points and
+/// log lines that carry no time.
+pub fn parse_publication(
+    body: &[u8],
+    declared: Option<WidgetKind>,
+    now: i64,
+) -> Result<Publication, ApiError> {
+    let fields = parse_object(body)?;
+    publication(fields, declared, now).map_err(|e| e.into_api_error(""))
+}
+
+/// Parses the body of `POST /api/batch`: `{"updates": [{"id": ..., ...}, ...]}`,
+/// each item a publish body plus the widget's `id`.
+pub fn parse_batch(
+    body: &[u8],
+    declared: impl Fn(&WidgetId) -> Option<WidgetKind>,
+    now: i64,
+) -> Result<Vec<(WidgetId, Publication)>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Batch {
+        updates: Vec<Map<String, Value>>,
+    }
+    let batch: Batch = from_fields(parse_object(body)?).map_err(|e| e.into_api_error(""))?;
+    if batch.updates.is_empty() || batch.updates.len() > limits::BATCH_UPDATES {
+        return Err(FieldError::new(
+            "updates",
+            format!("must hold 1 to {} updates", limits::BATCH_UPDATES),
+        )
+        .into_api_error(""));
+    }
+    batch
+        .updates
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut fields)| {
+            let prefix = format!("updates[{index}].");
+            let id = match fields.shift_remove("id") {
+                Some(Value::String(id)) => WidgetId::parse(id).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_id",
+                        format!("`{prefix}id`: {e}"),
+                    )
+                })?,
+                Some(_) => {
+                    return Err(FieldError::new("id", "must be a string").into_api_error(&prefix))
+                }
+                None => return Err(FieldError::new("id", "is required").into_api_error(&prefix)),
+            };
+            let publication =
+                publication(fields, declared(&id), now).map_err(|e| e.into_api_error(&prefix))?;
+            Ok((id, publication))
+        })
+        .collect()
+}
+
+/// Malformed JSON is a 400; well-formed JSON that is not an object, a 422.
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: Value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        // JSON has no NaN or infinity; a number too large for an f64 is the
+        // only way to ask for one, and it is a value error.
+        if inner.to_string().starts_with("number out of range") {
+            FieldError::new(path, "must be a finite number").into_api_error("")
+        } else {
+            invalid_json(inner)
+        }
+    })?;
+    deserializer.end().map_err(invalid_json)?;
+    match value {
+        Value::Object(fields) => Ok(fields),
+        _ => Err(FieldError::new(".", "the body must be a JSON object").into_api_error("")),
+    }
+}
+
+fn invalid_json(error: serde_json::Error) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+        format!("the body is not valid JSON: {error}"),
+    )
+}
+
+/// A 422 that names the field at fault, relative to the object being parsed.
+#[derive(Debug)]
+struct FieldError {
+    code: &'static str,
+    field: String,
+    problem: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, problem: impl Into<String>) -> FieldError {
+        FieldError {
+            code: "invalid_value",
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    fn with_code(mut self, code: &'static str) -> FieldError {
+        self.code = code;
+        self
+    }
+
+    fn into_api_error(self, prefix: &str) -> ApiError {
+        let message = if self.field == "." {
+            format!("{}{}", prefix.trim_end_matches('.'), self.problem)
+        } else {
+            format!("`{prefix}{}`: {}", self.field, self.problem)
+        };
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, self.code, message)
+    }
+}
+
+fn publication(
+    mut fields: Map<String, Value>,
+    declared: Option<WidgetKind>,
+    now: i64,
+) -> Result<Publication, FieldError> {
+    let explicit: Option<String> = take(&mut fields, "kind")?;
+    let title: Option<String> = take(&mut fields, "title")?;
+    let expect_every: Option<u32> = take(&mut fields, "expect_every")?;
+    check_chars("title", title.as_deref(), limits::TITLE_CHARS)?;
+    if let Some(seconds) = expect_every {
+        if !(1..=limits::EXPECT_EVERY_SECONDS).contains(&seconds) {
+            return Err(FieldError::new(
+                "expect_every",
+                format!("must be 1 to {} seconds", limits::EXPECT_EVERY_SECONDS),
+            ));
+        }
+    }
+    let explicit = explicit
+        .map(|name| {
+            WidgetKind::parse(&name).ok_or_else(|| {
+                FieldError::new("kind", format!("unknown kind {name:?}; {}", KINDS_HINT))
+                    .with_code("unknown_kind")
+            })
+        })
+        .transpose()?;
+    let kind = match (explicit, declared) {
+        (Some(explicit), Some(declared)) if explicit != declared => {
+            return Err(FieldError::new(
+                "kind",
+                format!("this widget is declared as a {declared}, not a {explicit}"),
+            )
+            .with_code("kind_mismatch"))
+        }
+        (Some(kind), _) | (None, Some(kind)) => kind,
+        (None, None) => infer_kind(&fields)?,
+    };
+    let value = match kind {
+        WidgetKind::Number => from_fields::<NumberBody>(fields)?.into_value()?,
+        WidgetKind::Gauge => from_fields::<GaugeBody>(fields)?.into_value()?,
+        WidgetKind::Series => from_fields::<SeriesBody>(fields)?.into_value(now)?,
+        WidgetKind::List => from_fields::<ListBody>(fields)?.into_value()?,
+        WidgetKind::Status => from_fields::<StatusBody>(fields)?.into_value()?,
+        WidgetKind::Text => from_fields::<TextBody>(fields)?.into_value()?,
+        WidgetKind::Log => from_fields::<LogBody>(fields)?.into_value(now)?,
+    };
+    Ok(Publication {
+        title,
+        value,
+        expect_every,
+    })
+}
+
+const KINDS_HINT: &str = "use one of number, gauge, series, list, status, text, log";
+
+/// The kind a body without `kind` is for, from the fields only one kind has:
+///
+/// | field | kind |
+/// |---|---|
+/// | `level`, `message` | status |
+/// | `rows` | list |
+/// | `text` | text |
+/// | `line`, `max_lines`, or `lines` holding strings | log |
+/// | `points`, `window`, or `lines` holding an object | series |
+/// | `min`, `max` | gauge |
+/// | `previous`, or else a numeric `value` | number |
+///
+/// Fields of two kinds at once are ambiguous: the publisher must say `kind`.
+fn infer_kind(fields: &Map<String, Value>) -> Result<WidgetKind, FieldError> {
+    let mut found: Vec<WidgetKind> = Vec::new();
+    for (field, value) in fields {
+        let kind = match field.as_str() {
+            "level" | "message" => WidgetKind::Status,
+            "rows" => WidgetKind::List,
+            "text" => WidgetKind::Text,
+            "line" | "max_lines" => WidgetKind::Log,
+            "lines" if is_array_of_strings(value) => WidgetKind::Log,
+            "points" | "window" | "lines" => WidgetKind::Series,
+            "min" | "max" => WidgetKind::Gauge,
+            "previous" => WidgetKind::Number,
+            _ => continue,
+        };
+        if !found.contains(&kind) {
+            found.push(kind);
+        }
+    }
+    match found.as_slice() {
+        [kind] => Ok(*kind),
+        [] if fields.get("value").is_some_and(Value::is_number) => Ok(WidgetKind::Number),
+        [] => Err(FieldError::new(
+            "kind",
+            format!("is required: the fields do not tell the kind; {KINDS_HINT}"),
+        )
+        .with_code("unknown_kind")),
+        several => Err(FieldError::new(
+            "kind",
+            format!(
+                "is required: the fields belong to different kinds ({})",
+                several
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_code("unknown_kind")),
+    }
+}
+
+fn is_array_of_strings(value: &Value) -> bool {
+    value
+        .as_array()
+        .is_some_and(|items| !items.is_empty() && items.iter().all(Value::is_string))
+}
+
+/// Removes and parses one optional common field.
+fn take<T: DeserializeOwned>(
+    fields: &mut Map<String, Value>,
+    field: &str,
+) -> Result<Option<T>, FieldError> {
+    match fields.shift_remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| FieldError::new(field, plain(&e.to_string()))),
+    }
+}
+
+/// Parses the rest of the fields into a kind's body, naming the field at fault.
+fn from_fields<T: DeserializeOwned>(fields: Map<String, Value>) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|error| {
+        let field = error.path().to_string();
+        FieldError::new(field, plain(&error.into_inner().to_string()))
+    })
+}
+
+/// serde's messages without the position suffix, which is meaningless here.
+fn plain(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(end) => message[..end].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn check_chars(field: &str, text: Option<&str>, max: usize) -> Result<(), FieldError> {
+    match text {
+        Some(text) if text.chars().count() > max => Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_len<T>(field: &str, items: &[T], min: usize, max: usize) -> Result<(), FieldError> {
+    if (min..=max).contains(&items.len()) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("must hold {min} to {max} items"),
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsBody {
+    warn: Option<f64>,
+    critical: Option<f64>,
+}
+
+impl From<ThresholdsBody> for Thresholds {
+    fn from(body: ThresholdsBody) -> Thresholds {
+        Thresholds {
+            warn: body.warn,
+            critical: body.critical,
+        }
+    }
+}
+
+/// `{"value": 42, "unit": "ms", "previous": 40, "thresholds": {...}}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberBody {
+    value: f64,
+    unit: Option<String>,
+    /// Defaults to the widget's current value.
+    previous: Option<f64>,
+    thresholds: Option<ThresholdsBody>,
+}
+
+impl NumberBody {
+    fn into_value(self) -> Result<WidgetValue, FieldError> {
+        check_chars("unit", self.unit.as_deref(), limits::UNIT_CHARS)?;
+        Ok(WidgetValue::Number(Number {
+            value: self.value,
+            unit: self.unit,
+            previous: self.previous,
+            thresholds: self.thresholds.map(Into::into),
+            recent: Vec::new(),
+        }))
+    }
+}
+
+/// `{"value": 7, "min": 0, "max": 10, "unit": "jobs", "thresholds": {...}}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaugeBody {
+    value: f64,
+    min: Option<f64>,
+    max: Option<f64>,
+    unit: Option<String>,
+    thresholds: Option<ThresholdsBody>,
+}
+
+impl GaugeBody {
+    fn into_value(self) -> Result<WidgetValue, FieldError> {
+        check_chars("unit", self.unit.as_deref(), limits::UNIT_CHARS)?;
+        let min = self.min.unwrap_or(0.0);
+        let max = self.max.unwrap_or(100.0);
+        if max <= min {
+            return Err(FieldError::new(
+                "max",
+                format!("must be greater than `min` ({min})"),
+            ));
+        }
+        Ok(WidgetValue::Gauge(Gauge {
+            value: self.value,
+            min,
+            max,
+            unit: self.unit,
+            thresholds: self.thresholds.map(Into::into),
+        }))
+    }
+}
+
+/// Points to append: `{"lines": {"orders": [[t, v], v, ...]}}`, or for one line
+/// named `value`, `{"points": [...]}` or `{"value": v}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesBody {
+    lines: Option<IndexMap<String, Vec<PointBody>>>,
+    points: Option<Vec<PointBody>>,
+    value: Option<f64>,
+    unit: Option<String>,
+    window: Option<usize>,
+}
+
+impl SeriesBody {
+    fn into_value(self, now: i64) -> Result<WidgetValue, FieldError> {
+        check_chars("unit", self.unit.as_deref(), limits::UNIT_CHARS)?;
+        let window = self.window.unwrap_or(DEFAULT_SERIES_WINDOW);
+        if !(2..=limits::SERIES_WINDOW).contains(&window) {
+            return Err(FieldError::new(
+                "window",
+                format!("must be 2 to {} points", limits::SERIES_WINDOW),
+            ));
+        }
+        let lines = match (self.lines, self.points, self.value) {
+            (Some(lines), None, None) => lines,
+            (None, Some(points), None) => IndexMap::from([("value".to_owned(), points)]),
+            (None, None, Some(value)) => {
+                IndexMap::from([("value".to_owned(), vec![PointBody::Now(value)])])
+            }
+            _ => {
+                return Err(FieldError::new(
+                    "lines",
+                    "give exactly one of `lines`, `points` or `value`",
+                ))
+            }
+        };
+        if lines.is_empty() || lines.len() > limits::SERIES_LINES {
+            return Err(FieldError::new(
+                "lines",
+                format!("must hold 1 to {} lines", limits::SERIES_LINES),
+            ));
+        }
+        let lines = lines
+            .into_iter()
+            .map(|(name, points)| {
+                let field = format!("lines.{name}");
+                if name.is_empty() || name.chars().count() > limits::LINE_NAME_CHARS {
+                    return Err(FieldError::new(
+                        field,
+                        format!(
+                            "a line name must be 1 to {} characters",
+                            limits::LINE_NAME_CHARS
+                        ),
+                    ));
+                }
+                check_len(&field, &points, 1, window)?;
+                let points = points
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, point)| {
+                        point
+                            .at(now)
+                            .map_err(|p| FieldError::new(format!("{field}[{i}]"), p))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(SeriesLine { name, points })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(WidgetValue::Series(Series {
+            lines,
+            window,
+            unit: self.unit,
+        }))
+    }
+}
+
+/// A series point: `[t, v]` with `t` in milliseconds since the Unix epoch, or
+/// a bare `v`, stamped with the time the server accepted it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PointBody {
+    At(f64, f64),
+    Now(f64),
+}
+
+/// Latest time a point may carry: the end of year 9999.
+const MAX_TIME_MS: f64 = 253_402_300_799_999.0;
+
+impl PointBody {
+    fn at(self, now: i64) -> Result<Point, String> {
+        match self {
+            PointBody::Now(v) => Ok(Point(now, v)),
+            PointBody::At(t, v) if (0.0..=MAX_TIME_MS).contains(&t) => Ok(Point(t as i64, v)),
+            PointBody::At(..) => {
+                Err("the time must be milliseconds since 1970 (0 to 253402300799999)".to_owned())
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for PointBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = PointBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a point: [t, v] or a number")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<PointBody, E> {
+                Ok(PointBody::Now(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<PointBody, E> {
+                Ok(PointBody::Now(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<PointBody, E> {
+                Ok(PointBody::Now(v as f64))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PointBody, A::Error> {
+                use serde::de::Error;
+                let t: f64 = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &self))?;
+                let v: f64 = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(1, &self))?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(A::Error::invalid_length(3, &self));
+                }
+                Ok(PointBody::At(t, v))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// `{"rows": [{"label": "/home", "value": "1,204"}, ...]}`; a numeric value is
+/// shown as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListBody {
+    rows: Vec<RowBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowBody {
+    label: String,
+    value: StringOrNumber,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum StringOrNumber {
+    String(String),
+    Number(serde_json::Number),
+}
+
+impl ListBody {
+    fn into_value(self) -> Result<WidgetValue, FieldError> {
+        check_len("rows", &self.rows, 0, limits::LIST_ROWS)?;
+        let rows = self
+            .rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let value = match row.value {
+                    StringOrNumber::String(s) => s,
+                    StringOrNumber::Number(n) => n.to_string(),
+                };
+                check_chars(
+                    &format!("rows[{i}].label"),
+                    Some(&row.label),
+                    limits::LABEL_CHARS,
+                )?;
+                check_chars(
+                    &format!("rows[{i}].value"),
+                    Some(&value),
+                    limits::LABEL_CHARS,
+                )?;
+                Ok(ListRow {
+                    label: row.label,
+                    value,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(WidgetValue::List(List { rows }))
+    }
+}
+
+/// `{"level": "ok" | "warn" | "critical" | "unknown", "message": "..."}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusBody {
+    level: StatusLevel,
+    message: Option<String>,
+}
+
+impl StatusBody {
+    fn into_value(self) -> Result<WidgetValue, FieldError> {
+        check_chars("message", self.message.as_deref(), limits::MESSAGE_CHARS)?;
+        Ok(WidgetValue::Status(Status {
+            level: self.level,
+            message: self.message,
+        }))
+    }
+}
+
+/// `{"text": "..."}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextBody {
+    text: String,
+}
+
+impl TextBody {
+    fn into_value(self) -> Result<WidgetValue, FieldError> {
+        check_chars("text", Some(&self.text), limits::TEXT_CHARS)?;
+        Ok(WidgetValue::Text(Text { text: self.text }))
+    }
+}
+
+/// Lines to append: `{"line": "..."}` or `{"lines": ["...", ...]}`, and how
+/// many the widget keeps (`max_lines`, default 200).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogBody {
+    line: Option<String>,
+    lines: Option<Vec<String>>,
+    max_lines: Option<usize>,
+}
+
+impl LogBody {
+    fn into_value(self, now: i64) -> Result<WidgetValue, FieldError> {
+        let max_lines = self.max_lines.unwrap_or(DEFAULT_LOG_LINES);
+        if !(1..=limits::LOG_LINES).contains(&max_lines) {
+            return Err(FieldError::new(
+                "max_lines",
+                format!("must be 1 to {}", limits::LOG_LINES),
+            ));
+        }
+        let (field, texts) = match (self.line, self.lines) {
+            (Some(line), None) => ("line", vec![line]),
+            (None, Some(lines)) => ("lines", lines),
+            _ => {
+                return Err(FieldError::new(
+                    "lines",
+                    "give exactly one of `line` or `lines`",
+                ))
+            }
+        };
+        check_len(field, &texts, 1, max_lines)?;
+        let lines = texts
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let name = match field {
+                    "line" => field.to_owned(),
+                    _ => format!("{field}[{i}]"),
+                };
+                check_chars(&name, Some(&text), limits::LOG_LINE_CHARS)?;
+                Ok(LogLine { at: now, text })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(WidgetValue::Log(Log { lines, max_lines }))
+    }
+}

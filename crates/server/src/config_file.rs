@@ -1,0 +1,301 @@
+//! `pulseboard.toml`: dashboards, and settings by flag name.
+//!
+//! ```toml
+//! heartbeat_interval = "10s"          # any flag, `-` written `_`
+//! publish_token = ["token-a", "token-b"]
+//!
+//! [[dashboard]]
+//! name = "ops"                        # its route: /d/ops
+//! title = "Operations"
+//!
+//! [[dashboard.widget]]
+//! id = "orders"
+//! title = "Orders per minute"
+//! kind = "series"                     # publishes may then leave `kind` out
+//! unit = "/min"
+//! size = [2, 1]                       # columns, rows (1 to 4 each)
+//! thresholds = { warn = 70, critical = 90 }
+//! expect_every = "5m"                 # or seconds: 300
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use protocol::{DashboardSpec, Size, Thresholds, WidgetId, WidgetKind, WidgetSpec};
+use serde::Deserialize;
+
+/// What a config file holds.
+#[derive(Debug, Default)]
+pub struct ConfigFile {
+    /// `(flag name with `_`, value as it would be written after `--flag=`)`.
+    pub settings: Vec<(String, String)>,
+    pub dashboards: Vec<DashboardSpec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+pub fn read(path: &Path) -> Result<ConfigFile, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text).map_err(|message| Error::Invalid {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+#[derive(Deserialize)]
+struct FileContents {
+    #[serde(default)]
+    dashboard: Vec<DashboardInput>,
+    #[serde(flatten)]
+    settings: toml::Table,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DashboardInput {
+    name: String,
+    title: Option<String>,
+    #[serde(default, rename = "widget")]
+    widgets: Vec<WidgetInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WidgetInput {
+    id: String,
+    title: Option<String>,
+    kind: Option<WidgetKind>,
+    unit: Option<String>,
+    size: Option<[u8; 2]>,
+    thresholds: Option<ThresholdsInput>,
+    expect_every: Option<Seconds>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThresholdsInput {
+    warn: Option<f64>,
+    critical: Option<f64>,
+}
+
+/// A duration as seconds (`300`) or as text (`"5m"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Seconds {
+    Count(u32),
+    Text(String),
+}
+
+/// Parses a config file's text.
+pub fn parse(text: &str) -> Result<ConfigFile, String> {
+    let contents: FileContents = toml::from_str(text).map_err(|e| e.to_string())?;
+    let settings = contents
+        .settings
+        .into_iter()
+        .map(|(key, value)| Ok((key.clone(), setting_value(&key, value)?)))
+        .collect::<Result<_, String>>()?;
+    let dashboards = dashboards(contents.dashboard)?;
+    Ok(ConfigFile {
+        settings,
+        dashboards,
+    })
+}
+
+/// Dashboards declared by the built-in sources use the same format.
+pub fn parse_dashboards(text: &str) -> Result<Vec<DashboardSpec>, String> {
+    let file = parse(text)?;
+    if !file.settings.is_empty() {
+        return Err("only dashboards are expected here".into());
+    }
+    Ok(file.dashboards)
+}
+
+fn setting_value(key: &str, value: toml::Value) -> Result<String, String> {
+    use toml::Value::*;
+    match value {
+        String(text) => Ok(text),
+        Integer(n) => Ok(n.to_string()),
+        Float(x) => Ok(x.to_string()),
+        Boolean(b) => Ok(b.to_string()),
+        // Lists are what a comma-separated flag takes.
+        Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                String(text) if !text.contains(',') => Ok(text),
+                _ => Err(format!(
+                    "`{key}`: list items must be strings without commas"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|items| items.join(",")),
+        _ => Err(format!("`{key}` must be a string, number, boolean or list")),
+    }
+}
+
+fn dashboards(inputs: Vec<DashboardInput>) -> Result<Vec<DashboardSpec>, String> {
+    let mut names = HashSet::new();
+    let mut kinds: HashMap<WidgetId, WidgetKind> = HashMap::new();
+    inputs
+        .into_iter()
+        .map(|input| {
+            let name = WidgetId::parse(input.name).map_err(|e| format!("dashboard name: {e}"))?;
+            if !names.insert(name.clone()) {
+                return Err(format!("dashboard `{name}` is declared twice"));
+            }
+            let mut ids = HashSet::new();
+            let widgets = input
+                .widgets
+                .into_iter()
+                .map(|w| {
+                    let spec = widget(w).map_err(|e| format!("dashboard `{name}`: {e}"))?;
+                    if !ids.insert(spec.id.clone()) {
+                        return Err(format!(
+                            "dashboard `{name}`: widget `{}` is declared twice",
+                            spec.id
+                        ));
+                    }
+                    if let Some(kind) = spec.kind {
+                        if let Some(other) =
+                            kinds.insert(spec.id.clone(), kind).filter(|k| *k != kind)
+                        {
+                            return Err(format!(
+                                "widget `{}` is declared as a {other} and as a {kind}",
+                                spec.id
+                            ));
+                        }
+                    }
+                    Ok(spec)
+                })
+                .collect::<Result<_, String>>()?;
+            Ok(DashboardSpec {
+                name,
+                title: input.title,
+                widgets,
+                unsorted: false,
+            })
+        })
+        .collect()
+}
+
+fn widget(input: WidgetInput) -> Result<WidgetSpec, String> {
+    let id = WidgetId::parse(input.id).map_err(|e| e.to_string())?;
+    let size = match input.size {
+        None => Size::default(),
+        Some([cols, rows]) if (1..=4).contains(&cols) && (1..=4).contains(&rows) => {
+            Size(cols, rows)
+        }
+        Some(_) => {
+            return Err(format!(
+                "widget `{id}`: size must be [columns, rows], 1 to 4 each"
+            ))
+        }
+    };
+    let expect_every = input
+        .expect_every
+        .map(|every| {
+            let seconds = match every {
+                Seconds::Count(n) => n as u64,
+                Seconds::Text(text) => humantime::parse_duration(&text)
+                    .map_err(|e| format!("widget `{id}`: expect_every {text:?}: {e}"))?
+                    .as_secs(),
+            };
+            let max = crate::api::body::limits::EXPECT_EVERY_SECONDS;
+            u32::try_from(seconds)
+                .ok()
+                .filter(|s| (1..=max).contains(s))
+                .ok_or_else(|| {
+                    format!(
+                        "widget `{id}`: expect_every must be 1 s to {}",
+                        humantime::format_duration(Duration::from_secs(max.into()))
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(WidgetSpec {
+        id,
+        title: input.title,
+        kind: input.kind,
+        unit: input.unit,
+        size,
+        thresholds: input.thresholds.map(|t| Thresholds {
+            warn: t.warn,
+            critical: t.critical,
+        }),
+        expect_every,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_settings_and_dashboards() {
+        let file = parse(
+            r#"
+            heartbeat_interval = "10s"
+            publish_token = ["a", "b"]
+            host_metrics = false
+            max_widgets = 50
+
+            [[dashboard]]
+            name = "ops"
+            title = "Operations"
+            [[dashboard.widget]]
+            id = "orders"
+            kind = "series"
+            size = [2, 1]
+            expect_every = "5m"
+            thresholds = { warn = 70, critical = 90 }
+            [[dashboard.widget]]
+            id = "queue"
+            expect_every = 30
+            "#,
+        )
+        .unwrap();
+        let settings: HashMap<_, _> = file.settings.into_iter().collect();
+        assert_eq!(settings["heartbeat_interval"], "10s");
+        assert_eq!(settings["publish_token"], "a,b");
+        assert_eq!(settings["host_metrics"], "false");
+        assert_eq!(settings["max_widgets"], "50");
+        let ops = &file.dashboards[0];
+        assert_eq!(ops.name.as_str(), "ops");
+        assert_eq!(ops.widgets[0].kind, Some(WidgetKind::Series));
+        assert_eq!(ops.widgets[0].size, Size(2, 1));
+        assert_eq!(ops.widgets[0].expect_every, Some(300));
+        assert_eq!(ops.widgets[1].expect_every, Some(30));
+        assert_eq!(ops.widgets[1].size, Size(1, 1));
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_right() {
+        for (text, expected) in [
+            ("[[dashboard]]\nname = \"Ops!\"", "dashboard name"),
+            ("[[dashboard]]\nname = \"a\"\n[[dashboard]]\nname = \"a\"", "declared twice"),
+            ("[[dashboard]]\nname = \"a\"\n[[dashboard.widget]]\nid = \"x\"\nsize = [5, 1]", "size"),
+            ("[[dashboard]]\nname = \"a\"\n[[dashboard.widget]]\nid = \"x\"\nkind = \"hologram\"", "unknown variant"),
+            ("[[dashboard]]\nname = \"a\"\n[[dashboard.widget]]\nid = \"x\"\nkind = \"gauge\"\n[[dashboard]]\nname = \"b\"\n[[dashboard.widget]]\nid = \"x\"\nkind = \"number\"", "declared as a gauge and as a number"),
+            ("[[dashboard]]\nname = \"a\"\n[[dashboard.widget]]\nid = \"x\"\nexpect_every = \"soon\"", "expect_every"),
+            ("[[dashboard]]\nname = \"a\"\ncolour = \"red\"", "unknown field"),
+            ("heartbeat_interval = { a = 1 }", "heartbeat_interval"),
+            ("[[dashboard]\n", "expected"),
+        ] {
+            let error = parse(text).expect_err(text);
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+}

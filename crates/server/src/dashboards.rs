@@ -1,0 +1,168 @@
+//! The declared dashboards, and which widgets a stream narrowed to one of them
+//! (or to a list of widgets) carries.
+
+use std::collections::{HashMap, HashSet};
+
+use protocol::{DashboardSpec, WidgetId, WidgetKind};
+
+#[derive(Debug)]
+pub struct Dashboards {
+    /// In menu order; never empty. The first is the default dashboard, and the
+    /// only one with `unsorted` set.
+    specs: Vec<DashboardSpec>,
+    /// Every widget some dashboard declares, with its declared kind if any.
+    declared: HashMap<WidgetId, Option<WidgetKind>>,
+}
+
+/// What a stream carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// Every widget (no `?dashboard=` or `?topics=`).
+    All,
+    /// The widgets of `dashboards[i]`.
+    Dashboard(usize),
+    /// A dashboard name nobody declared: nothing.
+    UnknownDashboard,
+    /// `?topics=a,b`: just these widgets.
+    Topics(HashSet<WidgetId>),
+}
+
+impl Dashboards {
+    /// `specs` in menu order; with none, a single empty `main` dashboard, so
+    /// published widgets always have a place to show.
+    pub fn new(mut specs: Vec<DashboardSpec>) -> Dashboards {
+        if specs.is_empty() {
+            specs.push(DashboardSpec {
+                name: WidgetId::parse("main").expect("a valid name"),
+                title: Some("Dashboard".into()),
+                widgets: Vec::new(),
+                unsorted: true,
+            });
+        }
+        for (i, spec) in specs.iter_mut().enumerate() {
+            spec.unsorted = i == 0;
+        }
+        let mut declared = HashMap::new();
+        for widget in specs.iter().flat_map(|d| &d.widgets) {
+            let kind = declared.entry(widget.id.clone()).or_insert(None);
+            *kind = kind.or(widget.kind);
+        }
+        Dashboards { specs, declared }
+    }
+
+    pub fn specs(&self) -> &[DashboardSpec] {
+        &self.specs
+    }
+
+    /// The kind a widget is declared with, which a publish may leave out.
+    pub fn declared_kind(&self, id: &WidgetId) -> Option<WidgetKind> {
+        self.declared.get(id).copied().flatten()
+    }
+
+    /// The filter of `?dashboard=<name>`: an empty name means the default one.
+    pub fn filter_for(&self, name: &str) -> Filter {
+        if name.is_empty() {
+            return Filter::Dashboard(0);
+        }
+        self.specs
+            .iter()
+            .position(|spec| spec.name.as_str() == name)
+            .map_or(Filter::UnknownDashboard, Filter::Dashboard)
+    }
+
+    /// The dashboard a filter names, for the `init` that starts the stream.
+    pub fn name_of(&self, filter: &Filter) -> Option<String> {
+        match filter {
+            Filter::Dashboard(i) => Some(self.specs[*i].name.to_string()),
+            _ => None,
+        }
+    }
+
+    pub fn admits(&self, filter: &Filter, id: &WidgetId) -> bool {
+        match filter {
+            Filter::All => true,
+            Filter::Dashboard(i) => {
+                let spec = &self.specs[*i];
+                spec.declares(id) || (spec.unsorted && !self.declared.contains_key(id))
+            }
+            Filter::UnknownDashboard => false,
+            Filter::Topics(ids) => ids.contains(id),
+        }
+    }
+}
+
+impl Filter {
+    /// Where the `init`/`reset` of this filter is cached: one slot for every
+    /// widget and one per dashboard. Other filters are rare and cheap to build.
+    pub fn cache_slot(&self) -> Option<usize> {
+        match self {
+            Filter::All => Some(0),
+            Filter::Dashboard(i) => Some(i + 1),
+            Filter::UnknownDashboard | Filter::Topics(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::{Size, WidgetSpec};
+
+    fn id(s: &str) -> WidgetId {
+        WidgetId::parse(s).unwrap()
+    }
+
+    fn dashboard(name: &str, widgets: &[(&str, Option<WidgetKind>)]) -> DashboardSpec {
+        DashboardSpec {
+            name: id(name),
+            title: None,
+            widgets: widgets
+                .iter()
+                .map(|(w, kind)| WidgetSpec {
+                    id: id(w),
+                    title: None,
+                    kind: *kind,
+                    unit: None,
+                    size: Size::default(),
+                    thresholds: None,
+                    expect_every: None,
+                })
+                .collect(),
+            unsorted: false,
+        }
+    }
+
+    #[test]
+    fn the_first_dashboard_also_shows_undeclared_widgets() {
+        let dashboards = Dashboards::new(vec![
+            dashboard("ops", &[("orders", Some(WidgetKind::Series))]),
+            dashboard("host", &[("host.cpu", None)]),
+        ]);
+        let ops = dashboards.filter_for("ops");
+        assert_eq!(ops, dashboards.filter_for(""));
+        assert!(dashboards.admits(&ops, &id("orders")));
+        assert!(dashboards.admits(&ops, &id("adhoc")));
+        assert!(!dashboards.admits(&ops, &id("host.cpu")));
+        let host = dashboards.filter_for("host");
+        assert!(dashboards.admits(&host, &id("host.cpu")));
+        assert!(!dashboards.admits(&host, &id("adhoc")));
+        assert!(!dashboards.admits(&dashboards.filter_for("nope"), &id("orders")));
+        assert_eq!(
+            dashboards.declared_kind(&id("orders")),
+            Some(WidgetKind::Series)
+        );
+        assert_eq!(dashboards.declared_kind(&id("host.cpu")), None);
+        assert!(dashboards.specs()[0].unsorted && !dashboards.specs()[1].unsorted);
+    }
+
+    #[test]
+    fn with_nothing_declared_there_is_one_dashboard_for_everything() {
+        let dashboards = Dashboards::new(Vec::new());
+        assert_eq!(dashboards.specs().len(), 1);
+        assert!(dashboards.admits(&dashboards.filter_for(""), &id("anything")));
+        assert_eq!(
+            dashboards.name_of(&dashboards.filter_for("")).as_deref(),
+            Some("main")
+        );
+    }
+}
