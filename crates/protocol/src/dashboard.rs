@@ -6,6 +6,7 @@ use crate::{Thresholds, WidgetId, WidgetKind};
 
 /// One dashboard, as declared in `pulseboard.toml` (or built in, like `host`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DashboardSpec {
     /// Its route: `/d/{name}`. Same rules as a widget id.
     pub name: WidgetId,
@@ -29,6 +30,7 @@ impl DashboardSpec {
 /// How a declared widget looks. Everything but the id is a default: a value's
 /// own title, unit, thresholds or `expect_every` win over these.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WidgetSpec {
     pub id: WidgetId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +52,7 @@ pub struct WidgetSpec {
 
 /// Grid cells a widget spans: `[columns, rows]`, each 1 to 4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Size(pub u8, pub u8);
 
 impl Default for Size {

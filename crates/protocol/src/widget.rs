@@ -16,6 +16,7 @@ pub const NUMBER_RECENT: usize = 60;
 /// A widget's name: `[a-z0-9][a-z0-9_.-]{0,63}`. Parsing is the only way to make
 /// one, so an invalid id cannot exist anywhere past the API boundary.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct WidgetId(String);
 
@@ -66,6 +67,7 @@ impl From<WidgetId> for String {
 
 /// One widget as viewers see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Widget {
     pub id: WidgetId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +83,7 @@ pub struct Widget {
 
 /// The kinds of widget, as named in the `kind` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WidgetKind {
     Number,
@@ -130,6 +133,7 @@ impl fmt::Display for WidgetKind {
 
 /// A widget's value; the `kind` field selects the variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WidgetValue {
     Number(Number),
@@ -147,6 +151,7 @@ pub enum WidgetValue {
 
 /// A single figure, with the value it replaced so viewers can show the delta.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Number {
     pub value: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -163,6 +168,7 @@ pub struct Number {
 
 /// A value on a bounded scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Gauge {
     pub value: f64,
     #[serde(default)]
@@ -178,6 +184,7 @@ pub struct Gauge {
 /// Where a value turns from ok to warn and from warn to critical. With `warn`
 /// above `critical`, low values are the bad ones (free disk, say).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Thresholds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warn: Option<f64>,
@@ -216,6 +223,7 @@ fn hundred() -> f64 {
 /// Time-stamped points on one or more named lines. An update carries only the
 /// new points; each line keeps the last `window` of them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Series {
     pub lines: Vec<SeriesLine>,
     #[serde(default = "default_window")]
@@ -229,6 +237,7 @@ fn default_window() -> usize {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SeriesLine {
     pub name: String,
     pub points: Vec<Point>,
@@ -236,21 +245,25 @@ pub struct SeriesLine {
 
 /// `[t, v]`: milliseconds since the Unix epoch and the value at that time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Point(pub i64, pub f64);
 
 /// Label/value rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct List {
     pub rows: Vec<ListRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ListRow {
     pub label: String,
     pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Status {
     pub level: StatusLevel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,6 +271,7 @@ pub struct Status {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatusLevel {
     Ok,
@@ -267,6 +281,7 @@ pub enum StatusLevel {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Text {
     pub text: String,
 }
@@ -274,6 +289,7 @@ pub struct Text {
 /// Recent lines of a log, oldest first. An update carries only the new lines;
 /// the widget keeps the last `max_lines`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Log {
     pub lines: Vec<LogLine>,
     #[serde(default = "default_log_lines")]
@@ -285,6 +301,7 @@ fn default_log_lines() -> usize {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LogLine {
     /// When the line was published, in milliseconds since the Unix epoch.
     pub at: i64,

@@ -109,6 +109,7 @@ impl Application {
                                 )
                                 .route("/batch", web::post().to(api::widgets::publish_batch))
                                 .route("/dashboards", web::get().to(api::dashboards::list))
+                                .route("/openapi.json", web::get().to(api::openapi::openapi_json))
                                 .default_service(web::to(api_not_found)),
                         )
                         .service(

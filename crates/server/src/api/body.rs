@@ -17,6 +17,7 @@ use protocol::{
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::ApiError;
 
@@ -343,7 +344,31 @@ fn check_len<T>(field: &str, items: &[T], min: usize, max: usize) -> Result<(), 
     }
 }
 
-#[derive(Deserialize)]
+/// The publish body of each kind, for the OpenAPI document. Parsing does not
+/// go through this type (see [`parse_publication`]): it names the bodies the
+/// parser uses, so the document cannot drift from them.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum PublishBody {
+    Number(NumberBody),
+    Gauge(GaugeBody),
+    Series(SeriesBody),
+    List(ListBody),
+    Status(StatusBody),
+    Text(TextBody),
+    Log(LogBody),
+}
+
+/// `POST /api/batch`: each update is a publish body plus the widget's `id`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BatchBody {
+    #[schema(value_type = Vec<Object>)]
+    updates: Vec<()>,
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdsBody {
     warn: Option<f64>,
@@ -360,7 +385,7 @@ impl From<ThresholdsBody> for Thresholds {
 }
 
 /// `{"value": 42, "unit": "ms", "previous": 40, "thresholds": {...}}`
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NumberBody {
     value: f64,
@@ -384,7 +409,7 @@ impl NumberBody {
 }
 
 /// `{"value": 7, "min": 0, "max": 10, "unit": "jobs", "thresholds": {...}}`
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GaugeBody {
     value: f64,
@@ -417,13 +442,20 @@ impl GaugeBody {
 
 /// Points to append: `{"lines": {"orders": [[t, v], v, ...]}}`, or for one line
 /// named `value`, `{"points": [...]}` or `{"value": v}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeriesBody {
+    /// Points per line name; a point is `[t, v]` (t in ms since 1970) or a
+    /// bare number, stamped with the server's time.
+    #[schema(value_type = Option<HashMap<String, Vec<Object>>>)]
     lines: Option<IndexMap<String, Vec<PointBody>>>,
+    /// Points of one line named `value`.
+    #[schema(value_type = Option<Vec<Object>>)]
     points: Option<Vec<PointBody>>,
+    /// One point, now, on a line named `value`.
     value: Option<f64>,
     unit: Option<String>,
+    /// Points each line keeps (default 600).
     window: Option<usize>,
 }
 
@@ -553,16 +585,18 @@ impl<'de> Deserialize<'de> for PointBody {
 
 /// `{"rows": [{"label": "/home", "value": "1,204"}, ...]}`; a numeric value is
 /// shown as written.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListBody {
     rows: Vec<RowBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RowBody {
     label: String,
+    /// A string, or a number shown as written.
+    #[schema(value_type = String)]
     value: StringOrNumber,
 }
 
@@ -606,7 +640,7 @@ impl ListBody {
 }
 
 /// `{"level": "ok" | "warn" | "critical" | "unknown", "message": "..."}`
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
     level: StatusLevel,
@@ -624,7 +658,7 @@ impl StatusBody {
 }
 
 /// `{"text": "..."}`
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextBody {
     text: String,
@@ -639,7 +673,7 @@ impl TextBody {
 
 /// Lines to append: `{"line": "..."}` or `{"lines": ["...", ...]}`, and how
 /// many the widget keeps (`max_lines`, default 200).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogBody {
     line: Option<String>,
@@ -680,5 +714,161 @@ impl LogBody {
             })
             .collect::<Result<_, _>>()?;
         Ok(WidgetValue::Log(Log { lines, max_lines }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(json: &str) -> Result<WidgetKind, String> {
+        parse_publication(json.as_bytes(), None, 7)
+            .map(|p| p.value.kind().expect("a known kind"))
+            .map_err(|e| format!("{} {}: {}", e.status.as_u16(), e.code, e.message))
+    }
+
+    #[test]
+    fn infers_the_kind_from_the_fields_only_one_kind_has() {
+        use WidgetKind::*;
+        for (json, kind) in [
+            (r#"{"value": 42}"#, Number),
+            (r#"{"value": 42, "unit": "ms", "title": "T"}"#, Number),
+            (r#"{"value": 42, "previous": 40}"#, Number),
+            (r#"{"value": 4, "max": 10}"#, Gauge),
+            (r#"{"value": 4, "min": 1}"#, Gauge),
+            (r#"{"points": [[1, 2], 3]}"#, Series),
+            (r#"{"lines": {"a": [1]}}"#, Series),
+            (r#"{"window": 10, "value": 1}"#, Series),
+            (r#"{"rows": []}"#, List),
+            (r#"{"level": "ok"}"#, Status),
+            (r#"{"message": "hm", "level": "warn"}"#, Status),
+            (r#"{"text": "hi"}"#, Text),
+            (r#"{"line": "deployed"}"#, Log),
+            (r#"{"lines": ["a", "b"]}"#, Log),
+        ] {
+            assert_eq!(kind_of(json), Ok(kind), "{json}");
+        }
+    }
+
+    #[test]
+    fn the_explicit_then_the_declared_kind_win_over_inference() {
+        let body = br#"{"value": 5}"#;
+        let series = parse_publication(body, Some(WidgetKind::Series), 7).unwrap();
+        assert_eq!(
+            series.value,
+            WidgetValue::Series(Series {
+                lines: vec![SeriesLine {
+                    name: "value".into(),
+                    points: vec![Point(7, 5.0)],
+                }],
+                window: DEFAULT_SERIES_WINDOW,
+                unit: None,
+            })
+        );
+        let gauge = parse_publication(br#"{"kind": "gauge", "value": 5}"#, None, 7).unwrap();
+        assert_eq!(gauge.value.kind(), Some(WidgetKind::Gauge));
+        let mismatch = parse_publication(
+            br#"{"kind": "gauge", "value": 5}"#,
+            Some(WidgetKind::Number),
+            7,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (mismatch.status.as_u16(), mismatch.code),
+            (422, "kind_mismatch")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field_and_tell_json_from_value_problems() {
+        for (json, status, code, mentions) in [
+            ("{", 400, "invalid_json", "JSON"),
+            (r#"{"value": 1} {}"#, 400, "invalid_json", "trailing"),
+            ("[1]", 422, "invalid_value", "object"),
+            (r#"{"value": 1e999}"#, 422, "invalid_value", "`value`"),
+            (r#"{"value": "x"}"#, 422, "unknown_kind", "`kind`"),
+            (
+                r#"{"text": "a", "level": "ok"}"#,
+                422,
+                "unknown_kind",
+                "different kinds",
+            ),
+            (r#"{"kind": "hologram"}"#, 422, "unknown_kind", "hologram"),
+            (
+                r#"{"value": 1, "vlaue": 2}"#,
+                422,
+                "invalid_value",
+                "`vlaue`",
+            ),
+            (
+                r#"{"kind": "gauge", "value": 1, "min": 2, "max": 2}"#,
+                422,
+                "invalid_value",
+                "`max`",
+            ),
+            (
+                r#"{"lines": {"a": [[1, "x"]]}}"#,
+                422,
+                "invalid_value",
+                "`lines.a[0][1]`",
+            ),
+            (
+                r#"{"lines": {"a": [[-1, 2]]}}"#,
+                422,
+                "invalid_value",
+                "`lines.a[0]`",
+            ),
+            (
+                r#"{"kind": "log", "lines": []}"#,
+                422,
+                "invalid_value",
+                "`lines`",
+            ),
+            (r#"{"level": "purple"}"#, 422, "invalid_value", "`level`"),
+            (
+                r#"{"value": 1, "expect_every": 0}"#,
+                422,
+                "invalid_value",
+                "`expect_every`",
+            ),
+            (
+                r#"{"value": 1, "title": 5}"#,
+                422,
+                "invalid_value",
+                "`title`",
+            ),
+        ] {
+            let error = parse_publication(json.as_bytes(), None, 7).unwrap_err();
+            assert_eq!(
+                (error.status.as_u16(), error.code),
+                (status, code),
+                "{json}: {}",
+                error.message
+            );
+            assert!(
+                error.message.contains(mentions),
+                "{json}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_batch_names_the_item_at_fault() {
+        let error = parse_batch(
+            br#"{"updates": [{"id": "a", "value": 1}, {"id": "b", "text": 5}]}"#,
+            |_| None,
+            7,
+        )
+        .unwrap_err();
+        assert!(
+            error.message.contains("`updates[1].text`"),
+            "{}",
+            error.message
+        );
+        let bad_id = parse_batch(br#"{"updates": [{"id": "A", "value": 1}]}"#, |_| None, 7);
+        assert_eq!(bad_id.unwrap_err().code, "invalid_id");
+        let empty = parse_batch(br#"{"updates": []}"#, |_| None, 7).unwrap_err();
+        assert!(empty.message.contains("`updates`"), "{}", empty.message);
     }
 }

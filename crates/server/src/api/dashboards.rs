@@ -3,14 +3,18 @@
 use actix_web::{web, HttpResponse};
 use protocol::DashboardSpec;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::hub::Hub;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DashboardList<'a> {
     pub dashboards: &'a [DashboardSpec],
 }
 
+/// The declared dashboards, in menu order; the first is the default one.
+#[utoipa::path(get, path = "/api/dashboards", tag = "dashboards",
+    responses((status = 200, body = DashboardList)))]
 pub async fn list(hub: web::Data<Hub>) -> HttpResponse {
     HttpResponse::Ok().json(DashboardList {
         dashboards: hub.dashboards().specs(),

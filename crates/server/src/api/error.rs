@@ -3,6 +3,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable and machine-readable, e.g. `invalid_json`.
+    pub error: String,
+    /// What is wrong, for a human; names the field at fault.
+    pub message: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -40,9 +51,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         // Logged once, here; a client error is the client's business, so info.
         tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
-        HttpResponse::build(self.status).json(serde_json::json!({
-            "error": self.code,
-            "message": self.message,
-        }))
+        HttpResponse::build(self.status).json(ErrorBody {
+            error: self.code.to_owned(),
+            message: self.message.clone(),
+        })
     }
 }

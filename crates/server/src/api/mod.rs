@@ -4,6 +4,7 @@ pub mod auth;
 pub mod body;
 pub mod dashboards;
 pub mod error;
+pub mod openapi;
 pub mod widgets;
 
 pub use auth::PublishTokens;

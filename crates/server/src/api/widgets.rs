@@ -5,8 +5,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use protocol::{EventId, Widget, WidgetId};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::body::{self, Publication};
+#[allow(unused_imports)] // named in the OpenAPI attributes
+use super::body::{BatchBody, PublishBody};
+use super::error::ErrorBody;
 use super::{ApiError, PublishTokens};
 use crate::hub::{unix_ms, Hub, HubError};
 
@@ -15,27 +19,45 @@ use crate::hub::{unix_ms, Hub, HubError};
 pub struct BodyLimit(pub usize);
 
 /// `POST /api/widgets/{id}` answers with the event that carries the change.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Accepted {
     pub widget: WidgetId,
     pub event_id: String,
 }
 
 /// `POST /api/batch` answers with one event id per update, in order.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct BatchAccepted {
     pub event_ids: Vec<String>,
 }
 
 /// `GET /api/widgets`: every widget, and the id of the last change they include
 /// (a stream resumed from it continues exactly from this state).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WidgetList {
     pub epoch: String,
     pub last_event_id: Option<String>,
     pub widgets: Vec<Widget>,
 }
 
+/// Set a widget's value.
+///
+/// The body is the value's fields plus optional `kind`, `title` and
+/// `expect_every` (seconds). The kind is the explicit `kind`, else the kind
+/// the widget is declared with, else inferred from the fields (docs/api.md).
+#[utoipa::path(
+    post, path = "/api/widgets/{id}", tag = "widgets",
+    params(("id" = String, Path, description = "widget id: [a-z0-9][a-z0-9_.-]{0,63}")),
+    request_body(content = PublishBody, description = "one of the kinds' bodies"),
+    responses(
+        (status = 200, description = "applied and sent to every viewer", body = Accepted),
+        (status = 400, description = "invalid_json, invalid_id", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 413, description = "body_too_large", body = ErrorBody),
+        (status = 422, description = "invalid_value, unknown_kind, kind_mismatch, too_many_widgets", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn publish(
     hub: web::Data<Hub>,
     tokens: web::Data<PublishTokens>,
@@ -58,6 +80,19 @@ pub async fn publish(
     }))
 }
 
+/// Apply many updates in order, all or nothing, each with its own event id.
+#[utoipa::path(
+    post, path = "/api/batch", tag = "widgets",
+    request_body(content = BatchBody),
+    responses(
+        (status = 200, description = "all applied", body = BatchAccepted),
+        (status = 400, description = "invalid_json, invalid_id", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 413, description = "body_too_large", body = ErrorBody),
+        (status = 422, description = "an update is invalid (`updates[i].field`); none applied", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn publish_batch(
     hub: web::Data<Hub>,
     tokens: web::Data<PublishTokens>,
@@ -78,6 +113,9 @@ pub async fn publish_batch(
     }))
 }
 
+/// Every widget, in display order.
+#[utoipa::path(get, path = "/api/widgets", tag = "widgets",
+    responses((status = 200, body = WidgetList)))]
 pub async fn list(hub: web::Data<Hub>) -> HttpResponse {
     let contents = hub.contents();
     HttpResponse::Ok().json(WidgetList {
@@ -87,12 +125,30 @@ pub async fn list(hub: web::Data<Hub>) -> HttpResponse {
     })
 }
 
+/// One widget.
+#[utoipa::path(get, path = "/api/widgets/{id}", tag = "widgets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Widget),
+        (status = 400, description = "invalid_id", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ))]
 pub async fn get(hub: web::Data<Hub>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = parse_id(id.into_inner())?;
     let widget = hub.widget(&id).ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Ok().json(widget))
 }
 
+/// Delete a widget; viewers get a `remove` event.
+#[utoipa::path(delete, path = "/api/widgets/{id}", tag = "widgets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Accepted),
+        (status = 400, description = "invalid_id", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 404, description = "not_found", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 pub async fn delete(
     hub: web::Data<Hub>,
     tokens: web::Data<PublishTokens>,

@@ -67,6 +67,18 @@ fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
     }
 }
 
+/// The event stream (Server-Sent Events): `init` or `reset`, then every
+/// change. Format: docs/protocol.md.
+#[utoipa::path(get, path = "/api/events", tag = "stream",
+    params(
+        ("dashboard" = Option<String>, Query, description = "only this dashboard's widgets; empty for the default one"),
+        ("topics" = Option<String>, Query, description = "only these widgets, comma-separated"),
+        ("last_event_id" = Option<String>, Query, description = "resume after this event (the `Last-Event-ID` header wins)"),
+    ),
+    responses(
+        (status = 200, description = "an endless `text/event-stream`", content_type = "text/event-stream", body = String),
+        (status = 400, description = "invalid_filter", body = crate::api::error::ErrorBody),
+    ))]
 pub async fn stream_events(
     hub: web::Data<Hub>,
     limits: web::Data<StreamLimits>,
