@@ -20,9 +20,21 @@ async fn main() -> std::io::Result<()> {
         // Printed once, on stdout only (never logged): publishing is never open
         // by accident, and a first run still works without configuration.
         println!("Publish token (generated; set PULSEBOARD_PUBLISH_TOKEN to keep one): {token}");
+        println!("Try it: {}", try_it(app.addr(), token));
     }
     tracing::info!(addr = %app.addr(), epoch = app.hub().epoch(), "started");
     app.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A ready-to-paste first publish, to the address a local shell can reach.
+fn try_it(addr: std::net::SocketAddr, token: &str) -> String {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!(
+        "curl -H 'Authorization: Bearer {token}' -d '{{\"value\": 42}}' http://{addr}/api/widgets/hello"
+    )
 }
