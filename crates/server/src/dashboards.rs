@@ -10,6 +10,9 @@ pub struct Dashboards {
     /// In menu order; never empty. The first is the default dashboard, and the
     /// only one with `unsorted` set.
     specs: Vec<DashboardSpec>,
+    /// The widgets each dashboard declares, by index in `specs`: looked up for
+    /// every event of every narrowed stream.
+    members: Vec<HashSet<WidgetId>>,
     /// Every widget some dashboard declares, with its declared kind if any.
     declared: HashMap<WidgetId, Option<WidgetKind>>,
 }
@@ -47,7 +50,15 @@ impl Dashboards {
             let kind = declared.entry(widget.id.clone()).or_insert(None);
             *kind = kind.or(widget.kind);
         }
-        Dashboards { specs, declared }
+        let members = specs
+            .iter()
+            .map(|spec| spec.widgets.iter().map(|w| w.id.clone()).collect())
+            .collect();
+        Dashboards {
+            specs,
+            members,
+            declared,
+        }
     }
 
     pub fn specs(&self) -> &[DashboardSpec] {
@@ -82,8 +93,8 @@ impl Dashboards {
         match filter {
             Filter::All => true,
             Filter::Dashboard(i) => {
-                let spec = &self.specs[*i];
-                spec.declares(id) || (spec.unsorted && !self.declared.contains_key(id))
+                self.members[*i].contains(id)
+                    || (self.specs[*i].unsorted && !self.declared.contains_key(id))
             }
             Filter::UnknownDashboard => false,
             Filter::Topics(ids) => ids.contains(id),
