@@ -59,10 +59,12 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v gzip >/dev/null 2>&1 || missing+=(gzip)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# scripts/demo.sh speaks to the API with curl, and a test runs it.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 else
-	log "system packages: present (chromium, chromedriver, cc, pkg-config, gzip, node, npm)"
+	log "system packages: present (chromium, chromedriver, cc, pkg-config, gzip, node, npm, curl)"
 fi
 
 # --- 2. wasm32 route -----------------------------------------------------------
