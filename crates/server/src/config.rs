@@ -58,7 +58,7 @@ pub struct Config {
     /// Most recent events kept so reconnecting viewers get exactly what they
     /// missed (0 turns replay off: every reconnect gets a snapshot).
     #[arg(long, env = "PULSEBOARD_HISTORY_SIZE", default_value_t = 10_000,
-          value_parser = count_up_to(10_000_000))]
+          value_parser = count_between(0, 10_000_000))]
     pub history_size: usize,
 
     /// How long events stay replayable; older resumes get a snapshot.
@@ -106,12 +106,12 @@ pub struct Config {
 
     /// Largest publish request body, in bytes.
     #[arg(long, env = "PULSEBOARD_MAX_BODY_BYTES", default_value_t = 64 * 1024,
-          value_parser = count_up_to(16 * 1024 * 1024))]
+          value_parser = count_between(1, 16 * 1024 * 1024))]
     pub max_body_bytes: usize,
 
     /// Most widgets kept; publishes that would create more are refused.
     #[arg(long, env = "PULSEBOARD_MAX_WIDGETS", default_value_t = 1_000,
-          value_parser = count_up_to(1_000_000))]
+          value_parser = count_between(1, 1_000_000))]
     pub max_widgets: usize,
 
     /// The dashboards declared in the config file (filled by [`Config::load`]).
@@ -119,7 +119,7 @@ pub struct Config {
     pub dashboards: Vec<DashboardSpec>,
 
     /// HTTP worker threads (default: one per core).
-    #[arg(long, env = "PULSEBOARD_WORKERS")]
+    #[arg(long, env = "PULSEBOARD_WORKERS", value_parser = count_between(1, 1024))]
     pub workers: Option<usize>,
 
     /// How long shutdown waits for in-flight requests after streams were told.
@@ -221,15 +221,15 @@ impl From<config_file::Error> for ConfigError {
     }
 }
 
-/// A clap value parser for a count within `0..=max`.
-fn count_up_to(max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+/// A clap value parser for a count within `min..=max`.
+fn count_between(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |text| {
         let value: usize = text
             .trim()
             .parse()
             .map_err(|_| format!("{text:?} is not a count"))?;
-        if value > max {
-            return Err(format!("must be at most {max}"));
+        if !(min..=max).contains(&value) {
+            return Err(format!("must be between {min} and {max}"));
         }
         Ok(value)
     }
@@ -256,6 +256,23 @@ fn duration_between(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_bounded() {
+        for (flag, bad) in [
+            ("--workers", "0"),
+            ("--max-widgets", "0"),
+            ("--max-body-bytes", "0"),
+            ("--history-size", "x"),
+        ] {
+            assert!(
+                Config::try_parse_from(["pulseboard", flag, bad]).is_err(),
+                "{flag} {bad}"
+            );
+        }
+        let config = Config::try_parse_from(["pulseboard", "--workers", "3"]).unwrap();
+        assert_eq!(config.workers, Some(3));
+    }
 
     #[test]
     fn durations_are_human_and_bounded() {

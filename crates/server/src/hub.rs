@@ -19,11 +19,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytestring::ByteString;
 use protocol::{
-    EventId, Heartbeat, Init, Remove, Reset, ServerEvent, Shutdown, Update, View, Widget, WidgetId,
-    WidgetKind, PROTOCOL_VERSION,
+    EventId, Heartbeat, Init, Remove, Reset, ServerEvent, Shutdown, View, Widget, WidgetId,
+    PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast;
 
+use crate::api::body::KindHints;
+use crate::change::{Change, Conflict};
 use crate::config::Config;
 use crate::dashboards::{Dashboards, Filter};
 use crate::history::{History, Unreplayable};
@@ -83,6 +85,8 @@ pub enum HubError {
     NonFinite(&'static str),
     #[error("there are already {0} widgets, the most this server keeps")]
     TooManyWidgets(usize),
+    #[error("`{}`: {}", .0.field, .0.problem)]
+    Conflict(Conflict),
 }
 
 /// A cheap-to-clone handle to the hub.
@@ -176,48 +180,58 @@ impl Hub {
         &self.shared.dashboards
     }
 
-    /// The kind `id` is declared with, which a publish may leave out.
-    pub fn declared_kind(&self, id: &WidgetId) -> Option<WidgetKind> {
-        self.shared.dashboards.declared_kind(id)
+    /// What is known of `id`'s kind before a publish body is parsed.
+    pub fn kind_hints(&self, id: &WidgetId) -> KindHints {
+        KindHints {
+            declared: self.shared.dashboards.declared_kind(id),
+            current: self
+                .lock()
+                .store
+                .get(id)
+                .and_then(|widget| widget.value.kind()),
+        }
     }
 
     /// Applies an update to the store and broadcasts it with the next id. On
     /// error nothing changed and nothing was sent.
-    pub fn publish(&self, update: Update) -> Result<EventId, HubError> {
-        let mut ids = self.publish_all(vec![update])?;
+    pub fn publish(&self, change: impl Into<Change>) -> Result<EventId, HubError> {
+        let mut ids = self.publish_all(vec![change.into()])?;
         Ok(ids.remove(0))
     }
 
-    /// Applies updates in order, all or none, each with its own id; they reach
+    /// Applies changes in order, all or none, each with its own id; they reach
     /// every viewer back to back. On error nothing changed and nothing was sent.
-    pub fn publish_all(&self, mut updates: Vec<Update>) -> Result<Vec<EventId>, HubError> {
-        for update in &updates {
-            if let Some(field) = update.value.non_finite_field() {
+    pub fn publish_all(&self, mut changes: Vec<Change>) -> Result<Vec<EventId>, HubError> {
+        for change in &changes {
+            if let Some(field) = change.update.value.non_finite_field() {
                 return Err(HubError::NonFinite(field));
             }
         }
         let mut state = self.lock();
-        if state.store.len() + state.store.count_new(&updates) > self.shared.max_widgets {
+        if state.store.len() + state.store.count_new(&changes) > self.shared.max_widgets {
             return Err(HubError::TooManyWidgets(self.shared.max_widgets));
         }
-        state.store.complete_all(&mut updates);
+        state
+            .store
+            .complete_all(&mut changes)
+            .map_err(HubError::Conflict)?;
         // Encoded before anything is committed, so a failure changes nothing.
-        let published = updates
+        let published = changes
             .iter()
             .zip(state.last_seq + 1..)
-            .map(|(update, seq)| {
+            .map(|(change, seq)| {
                 self.encode(
-                    &ServerEvent::Update(update.clone()),
+                    &ServerEvent::Update(change.update.clone()),
                     self.event_id(seq),
-                    Some(update.id.clone()),
+                    Some(change.update.id.clone()),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let ids = updates
+        let ids = changes
             .into_iter()
             .zip(published)
-            .map(|(update, published)| {
-                state.store.commit(update);
+            .map(|(change, published)| {
+                state.store.commit(change.update);
                 self.send_change(&mut state, published)
             })
             .collect();

@@ -2,6 +2,7 @@
 //! built-in host metrics, and the SPA's static files.
 
 pub mod api;
+pub mod change;
 pub mod config;
 pub mod config_file;
 pub mod dashboards;

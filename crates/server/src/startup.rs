@@ -100,16 +100,33 @@ impl Application {
                         .route("/metrics", web::get().to(routes::metrics::metrics))
                         .service(
                             web::scope("/api")
-                                .route("/widgets", web::get().to(api::widgets::list))
+                                .service(
+                                    web::resource("/widgets")
+                                        .get(api::widgets::list)
+                                        .default_service(web::to(method_not_allowed)),
+                                )
                                 .service(
                                     web::resource("/widgets/{id}")
-                                        .route(web::get().to(api::widgets::get))
-                                        .route(web::post().to(api::widgets::publish))
-                                        .route(web::delete().to(api::widgets::delete)),
+                                        .get(api::widgets::get)
+                                        .post(api::widgets::publish)
+                                        .delete(api::widgets::delete)
+                                        .default_service(web::to(method_not_allowed)),
                                 )
-                                .route("/batch", web::post().to(api::widgets::publish_batch))
-                                .route("/dashboards", web::get().to(api::dashboards::list))
-                                .route("/openapi.json", web::get().to(api::openapi::openapi_json))
+                                .service(
+                                    web::resource("/batch")
+                                        .post(api::widgets::publish_batch)
+                                        .default_service(web::to(method_not_allowed)),
+                                )
+                                .service(
+                                    web::resource("/dashboards")
+                                        .get(api::dashboards::list)
+                                        .default_service(web::to(method_not_allowed)),
+                                )
+                                .service(
+                                    web::resource("/openapi.json")
+                                        .get(api::openapi::openapi_json)
+                                        .default_service(web::to(method_not_allowed)),
+                                )
                                 .default_service(web::to(api_not_found)),
                         )
                         .service(
@@ -124,7 +141,8 @@ impl Application {
         .h1_allow_half_closed(false)
         .h1_write_buffer_size(routes::small_chunks::WRITE_BUFFER_THRESHOLD)
         .on_connect(move |connection, _| tune_socket(connection, stuck_timeout))
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        // actix counts whole seconds: round up, so 500ms still grants a grace period.
+        .shutdown_timeout(config.shutdown_timeout.as_millis().div_ceil(1000) as u64)
         .shutdown_signal(async move {
             shutdown.await;
             shutdown_readiness.set(false);
@@ -238,6 +256,13 @@ fn tune_socket(connection: &dyn std::any::Any, stuck_timeout: std::time::Duratio
     if let Err(error) = socket.set_send_buffer_size(SEND_BUFFER_BYTES) {
         tracing::warn!(%error, "could not set SO_SNDBUF");
     }
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
+    HttpResponse::MethodNotAllowed().json(serde_json::json!({
+        "error": "method_not_allowed",
+        "message": format!("{} is not allowed on {}", req.method(), req.path()),
+    }))
 }
 
 async fn api_not_found(req: actix_web::HttpRequest) -> HttpResponse {

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 use protocol::{Snapshot, Update, Widget, WidgetId, WidgetValue};
 
+use crate::change::{Change, Conflict};
+
 #[derive(Debug, Default)]
 pub struct Store {
     /// Insertion order is display order, so the dashboard does not reshuffle.
@@ -12,21 +14,24 @@ pub struct Store {
 }
 
 impl Store {
-    /// Fills in what each update leaves implicit (e.g. a number's previous
-    /// value) from the value it will change: the store's, or that of an earlier
-    /// update to the same widget in `updates`. Then each can be broadcast as it
-    /// stands.
-    pub fn complete_all(&self, updates: &mut [Update]) {
+    /// Fills in what each change leaves implicit (settings it left out, a
+    /// number's previous value) from the value it will change: the store's, or
+    /// that of an earlier change to the same widget in `changes`. Then each
+    /// update can be broadcast as it stands. Changes nothing in the store.
+    pub fn complete_all(&self, changes: &mut [Change]) -> Result<(), Conflict> {
         let mut still_to_come: HashMap<WidgetId, usize> = HashMap::new();
-        for update in updates.iter() {
-            *still_to_come.entry(update.id.clone()).or_default() += 1;
+        for change in changes.iter() {
+            *still_to_come.entry(change.update.id.clone()).or_default() += 1;
         }
-        // The value a widget will hold, for ids that come again in `updates`.
+        // The value a widget will hold, for ids that come again in `changes`.
         let mut pending: HashMap<WidgetId, WidgetValue> = HashMap::new();
-        for update in updates.iter_mut() {
-            let earlier = pending.remove(&update.id);
-            let stored = self.widgets.get(&update.id).map(|w| &w.value);
-            if let Some(current) = earlier.as_ref().or(stored) {
+        for change in changes.iter_mut() {
+            let earlier = pending.remove(&change.update.id);
+            let stored = self.widgets.get(&change.update.id).map(|w| &w.value);
+            let current = earlier.as_ref().or(stored);
+            change.fill_from(current)?;
+            let update = &mut change.update;
+            if let Some(current) = current {
                 update.value.complete_from(current);
             }
             let left = still_to_come.get_mut(&update.id).expect("counted above");
@@ -42,13 +47,14 @@ impl Store {
                 pending.insert(update.id.clone(), next);
             }
         }
+        Ok(())
     }
 
-    /// How many widgets `updates` would create.
-    pub fn count_new(&self, updates: &[Update]) -> usize {
-        updates
+    /// How many widgets `changes` would create.
+    pub fn count_new(&self, changes: &[Change]) -> usize {
+        changes
             .iter()
-            .map(|u| &u.id)
+            .map(|c| &c.update.id)
             .filter(|id| !self.widgets.contains_key(*id))
             .collect::<HashSet<_>>()
             .len()

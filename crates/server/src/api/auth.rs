@@ -35,8 +35,7 @@ impl PublishTokens {
             .headers()
             .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(bearer_token)
             .ok_or_else(ApiError::unauthorized)?;
         // Every token is compared, so timing does not tell which one nearly matched.
         let matched = self
@@ -51,6 +50,16 @@ impl PublishTokens {
             Err(ApiError::unauthorized())
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme's name
+/// is case-insensitive (RFC 9110).
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// 32 random bytes from the OS-seeded CSPRNG, as hex.
@@ -75,6 +84,9 @@ mod tests {
         };
         assert!(tokens.check(&with("Bearer one")).is_ok());
         assert!(tokens.check(&with("Bearer two")).is_ok());
+        assert!(tokens.check(&with("bearer one")).is_ok());
+        assert!(tokens.check(&with("Basic one")).is_err());
+        assert!(tokens.check(&with("Bearer ")).is_err());
         assert!(tokens.check(&with("Bearer three")).is_err());
         assert!(tokens.check(&with("Bearer on")).is_err());
         assert!(tokens.check(&with("one")).is_err());

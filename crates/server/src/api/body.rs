@@ -4,8 +4,10 @@
 //!
 //! A body is a JSON object: the value's own fields, plus the optional common
 //! fields `kind`, `title` and `expect_every`. The kind is, in this order: the
-//! explicit `kind`; the kind the widget is declared with in a dashboard; or
-//! inferred from the fields (see [`infer_kind`]).
+//! explicit `kind`; the kind the widget is declared with in a dashboard; the
+//! kind the widget has now, if the body fits it; or inferred from the fields
+//! (see [`infer_kind`]). Settings a body leaves out (a unit, a gauge's range,
+//! a series' window) keep the widget's current ones: see [`crate::change`].
 
 use actix_web::http::StatusCode;
 use indexmap::IndexMap;
@@ -20,6 +22,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::ApiError;
+use crate::change::{Change, Omitted};
 
 /// One widget change, as a publisher asked for it.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,19 +30,33 @@ pub struct Publication {
     pub title: Option<String>,
     pub value: WidgetValue,
     pub expect_every: Option<u32>,
+    /// Settings left out, which keep the widget's current ones.
+    pub omitted: Omitted,
 }
 
 impl Publication {
-    /// The update that makes this change to widget `id` at `at`.
-    pub fn into_update(self, id: WidgetId, at: i64) -> Update {
-        Update {
-            id,
-            title: self.title,
-            value: self.value,
-            at,
-            expect_every: self.expect_every,
+    /// The change this makes to widget `id` at `at`.
+    pub fn into_change(self, id: WidgetId, at: i64) -> Change {
+        Change {
+            update: Update {
+                id,
+                title: self.title,
+                value: self.value,
+                at,
+                expect_every: self.expect_every,
+            },
+            omitted: self.omitted,
         }
     }
+}
+
+/// What the server knows of a widget's kind before parsing a body for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindHints {
+    /// Declared in a dashboard: a body may leave `kind` out, and must match.
+    pub declared: Option<WidgetKind>,
+    /// The kind its value has now: preferred to inference when the body fits.
+    pub current: Option<WidgetKind>,
 }
 
 /// Limits on what one update may hold: they bound the memory of the store and
@@ -61,23 +78,18 @@ pub mod limits {
     pub const BATCH_UPDATES: usize = 1_000;
 }
 
-/// Parses the body of `POST /api/widgets/{id}`. `declared` is the widget's
-/// kind in a dashboard, if it is declared with one; `now` stamps points and
-/// log lines that carry no time.
-pub fn parse_publication(
-    body: &[u8],
-    declared: Option<WidgetKind>,
-    now: i64,
-) -> Result<Publication, ApiError> {
+/// Parses the body of `POST /api/widgets/{id}`; `now` stamps points and log
+/// lines that carry no time.
+pub fn parse_publication(body: &[u8], hints: KindHints, now: i64) -> Result<Publication, ApiError> {
     let fields = parse_object(body)?;
-    publication(fields, declared, now).map_err(|e| e.into_api_error(""))
+    publication(fields, hints, now).map_err(|e| e.into_api_error(""))
 }
 
 /// Parses the body of `POST /api/batch`: `{"updates": [{"id": ..., ...}, ...]}`,
 /// each item a publish body plus the widget's `id`.
 pub fn parse_batch(
     body: &[u8],
-    declared: impl Fn(&WidgetId) -> Option<WidgetKind>,
+    hints: impl Fn(&WidgetId) -> KindHints,
     now: i64,
 ) -> Result<Vec<(WidgetId, Publication)>, ApiError> {
     #[derive(Deserialize)]
@@ -113,7 +125,7 @@ pub fn parse_batch(
                 None => return Err(FieldError::new("id", "is required").into_api_error(&prefix)),
             };
             let publication =
-                publication(fields, declared(&id), now).map_err(|e| e.into_api_error(&prefix))?;
+                publication(fields, hints(&id), now).map_err(|e| e.into_api_error(&prefix))?;
             Ok((id, publication))
         })
         .collect()
@@ -171,10 +183,10 @@ impl FieldError {
     }
 
     fn into_api_error(self, prefix: &str) -> ApiError {
-        let message = if self.field == "." {
-            format!("{}{}", prefix.trim_end_matches('.'), self.problem)
-        } else {
-            format!("`{prefix}{}`: {}", self.field, self.problem)
+        let message = match (self.field.as_str(), prefix.trim_end_matches('.')) {
+            (".", "") => self.problem,
+            (".", item) => format!("`{item}`: {}", self.problem),
+            (field, _) => format!("`{prefix}{field}`: {}", self.problem),
         };
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, self.code, message)
     }
@@ -182,7 +194,7 @@ impl FieldError {
 
 fn publication(
     mut fields: Map<String, Value>,
-    declared: Option<WidgetKind>,
+    hints: KindHints,
     now: i64,
 ) -> Result<Publication, FieldError> {
     let explicit: Option<String> = take(&mut fields, "kind")?;
@@ -205,7 +217,7 @@ fn publication(
             })
         })
         .transpose()?;
-    let kind = match (explicit, declared) {
+    let (value, omitted) = match (explicit, hints.declared) {
         (Some(explicit), Some(declared)) if explicit != declared => {
             return Err(FieldError::new(
                 "kind",
@@ -213,23 +225,40 @@ fn publication(
             )
             .with_code("kind_mismatch"))
         }
-        (Some(kind), _) | (None, Some(kind)) => kind,
-        (None, None) => infer_kind(&fields)?,
-    };
-    let value = match kind {
-        WidgetKind::Number => from_fields::<NumberBody>(fields)?.into_value()?,
-        WidgetKind::Gauge => from_fields::<GaugeBody>(fields)?.into_value()?,
-        WidgetKind::Series => from_fields::<SeriesBody>(fields)?.into_value(now)?,
-        WidgetKind::List => from_fields::<ListBody>(fields)?.into_value()?,
-        WidgetKind::Status => from_fields::<StatusBody>(fields)?.into_value()?,
-        WidgetKind::Text => from_fields::<TextBody>(fields)?.into_value()?,
-        WidgetKind::Log => from_fields::<LogBody>(fields)?.into_value(now)?,
+        (Some(kind), _) | (None, Some(kind)) => value_of(kind, fields, now)?,
+        (None, None) => {
+            let fitting_current = hints
+                .current
+                .and_then(|kind| value_of(kind, fields.clone(), now).ok());
+            match fitting_current {
+                Some(parsed) => parsed,
+                None => value_of(infer_kind(&fields)?, fields, now)?,
+            }
+        }
     };
     Ok(Publication {
         title,
         value,
         expect_every,
+        omitted,
     })
+}
+
+fn value_of(
+    kind: WidgetKind,
+    fields: Map<String, Value>,
+    now: i64,
+) -> Result<(WidgetValue, Omitted), FieldError> {
+    let settled = |value| (value, Omitted::default());
+    match kind {
+        WidgetKind::Number => from_fields::<NumberBody>(fields)?.into_value(),
+        WidgetKind::Gauge => from_fields::<GaugeBody>(fields)?.into_value(),
+        WidgetKind::Series => from_fields::<SeriesBody>(fields)?.into_value(now),
+        WidgetKind::List => from_fields::<ListBody>(fields)?.into_value().map(settled),
+        WidgetKind::Status => from_fields::<StatusBody>(fields)?.into_value().map(settled),
+        WidgetKind::Text => from_fields::<TextBody>(fields)?.into_value().map(settled),
+        WidgetKind::Log => from_fields::<LogBody>(fields)?.into_value(now),
+    }
 }
 
 const KINDS_HINT: &str = "use one of number, gauge, series, list, status, text, log";
@@ -267,12 +296,18 @@ fn infer_kind(fields: &Map<String, Value>) -> Result<WidgetKind, FieldError> {
     }
     match found.as_slice() {
         [kind] => Ok(*kind),
-        [] if fields.get("value").is_some_and(Value::is_number) => Ok(WidgetKind::Number),
-        [] => Err(FieldError::new(
-            "kind",
-            format!("is required: the fields do not tell the kind; {KINDS_HINT}"),
-        )
-        .with_code("unknown_kind")),
+        [] => match fields.get("value") {
+            Some(value) if value.is_number() => Ok(WidgetKind::Number),
+            Some(_) => Err(FieldError::new(
+                "value",
+                "must be a number (a text widget takes `text`)",
+            )),
+            None => Err(FieldError::new(
+                "kind",
+                format!("is required: the fields do not tell the kind; {KINDS_HINT}"),
+            )
+            .with_code("unknown_kind")),
+        },
         several => Err(FieldError::new(
             "kind",
             format!(
@@ -396,15 +431,21 @@ pub struct NumberBody {
 }
 
 impl NumberBody {
-    fn into_value(self) -> Result<WidgetValue, FieldError> {
+    fn into_value(self) -> Result<(WidgetValue, Omitted), FieldError> {
         check_chars("unit", self.unit.as_deref(), limits::UNIT_CHARS)?;
-        Ok(WidgetValue::Number(Number {
+        let omitted = Omitted {
+            unit: self.unit.is_none(),
+            thresholds: self.thresholds.is_none(),
+            ..Omitted::default()
+        };
+        let value = WidgetValue::Number(Number {
             value: self.value,
             unit: self.unit,
             previous: self.previous,
             thresholds: self.thresholds.map(Into::into),
             recent: Vec::new(),
-        }))
+        });
+        Ok((value, omitted))
     }
 }
 
@@ -420,23 +461,33 @@ pub struct GaugeBody {
 }
 
 impl GaugeBody {
-    fn into_value(self) -> Result<WidgetValue, FieldError> {
+    /// The range defaults to 0–100 for a new gauge; the hub checks it once the
+    /// widget's own range has filled what was left out.
+    fn into_value(self) -> Result<(WidgetValue, Omitted), FieldError> {
         check_chars("unit", self.unit.as_deref(), limits::UNIT_CHARS)?;
-        let min = self.min.unwrap_or(0.0);
-        let max = self.max.unwrap_or(100.0);
-        if max <= min {
-            return Err(FieldError::new(
-                "max",
-                format!("must be greater than `min` ({min})"),
-            ));
+        if let (Some(min), Some(max)) = (self.min, self.max) {
+            if max <= min {
+                return Err(FieldError::new(
+                    "max",
+                    format!("must be greater than `min` ({min})"),
+                ));
+            }
         }
-        Ok(WidgetValue::Gauge(Gauge {
+        let omitted = Omitted {
+            unit: self.unit.is_none(),
+            thresholds: self.thresholds.is_none(),
+            min: self.min.is_none(),
+            max: self.max.is_none(),
+            ..Omitted::default()
+        };
+        let value = WidgetValue::Gauge(Gauge {
             value: self.value,
-            min,
-            max,
+            min: self.min.unwrap_or(0.0),
+            max: self.max.unwrap_or(100.0),
             unit: self.unit,
             thresholds: self.thresholds.map(Into::into),
-        }))
+        });
+        Ok((value, omitted))
     }
 }
 
@@ -460,7 +511,12 @@ pub struct SeriesBody {
 }
 
 impl SeriesBody {
-    fn into_value(self, now: i64) -> Result<WidgetValue, FieldError> {
+    fn into_value(self, now: i64) -> Result<(WidgetValue, Omitted), FieldError> {
+        let omitted = Omitted {
+            unit: self.unit.is_none(),
+            window: self.window.is_none(),
+            ..Omitted::default()
+        };
         check_chars("unit", self.unit.as_deref(), limits::UNIT_CHARS)?;
         let window = self.window.unwrap_or(DEFAULT_SERIES_WINDOW);
         if !(2..=limits::SERIES_WINDOW).contains(&window) {
@@ -469,12 +525,17 @@ impl SeriesBody {
                 format!("must be 2 to {} points", limits::SERIES_WINDOW),
             ));
         }
-        let lines = match (self.lines, self.points, self.value) {
-            (Some(lines), None, None) => lines,
-            (None, Some(points), None) => IndexMap::from([("value".to_owned(), points)]),
-            (None, None, Some(value)) => {
-                IndexMap::from([("value".to_owned(), vec![PointBody::Now(value)])])
-            }
+        // Where each line came from, for errors: `lines.<name>` or `points`.
+        let (lines, shorthand) = match (self.lines, self.points, self.value) {
+            (Some(lines), None, None) => (lines, None),
+            (None, Some(points), None) => (
+                IndexMap::from([("value".to_owned(), points)]),
+                Some("points"),
+            ),
+            (None, None, Some(value)) => (
+                IndexMap::from([("value".to_owned(), vec![PointBody::Now(value)])]),
+                Some("value"),
+            ),
             _ => {
                 return Err(FieldError::new(
                     "lines",
@@ -491,7 +552,7 @@ impl SeriesBody {
         let lines = lines
             .into_iter()
             .map(|(name, points)| {
-                let field = format!("lines.{name}");
+                let field = shorthand.map_or_else(|| format!("lines.{name}"), str::to_owned);
                 if name.is_empty() || name.chars().count() > limits::LINE_NAME_CHARS {
                     return Err(FieldError::new(
                         field,
@@ -514,11 +575,12 @@ impl SeriesBody {
                 Ok(SeriesLine { name, points })
             })
             .collect::<Result<_, _>>()?;
-        Ok(WidgetValue::Series(Series {
+        let value = WidgetValue::Series(Series {
             lines,
             window,
             unit: self.unit,
-        }))
+        });
+        Ok((value, omitted))
     }
 }
 
@@ -584,7 +646,7 @@ impl<'de> Deserialize<'de> for PointBody {
 }
 
 /// `{"rows": [{"label": "/home", "value": "1,204"}, ...]}`; a numeric value is
-/// shown as written.
+/// shown in its shortest form (`1.50` as `1.5`).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListBody {
@@ -595,7 +657,7 @@ pub struct ListBody {
 #[serde(deny_unknown_fields)]
 pub struct RowBody {
     label: String,
-    /// A string, or a number shown as written.
+    /// A string, or a number (shown in its shortest form).
     #[schema(value_type = String)]
     value: StringOrNumber,
 }
@@ -682,7 +744,11 @@ pub struct LogBody {
 }
 
 impl LogBody {
-    fn into_value(self, now: i64) -> Result<WidgetValue, FieldError> {
+    fn into_value(self, now: i64) -> Result<(WidgetValue, Omitted), FieldError> {
+        let omitted = Omitted {
+            max_lines: self.max_lines.is_none(),
+            ..Omitted::default()
+        };
         let max_lines = self.max_lines.unwrap_or(DEFAULT_LOG_LINES);
         if !(1..=limits::LOG_LINES).contains(&max_lines) {
             return Err(FieldError::new(
@@ -713,7 +779,7 @@ impl LogBody {
                 Ok(LogLine { at: now, text })
             })
             .collect::<Result<_, _>>()?;
-        Ok(WidgetValue::Log(Log { lines, max_lines }))
+        Ok((WidgetValue::Log(Log { lines, max_lines }), omitted))
     }
 }
 
@@ -721,8 +787,45 @@ impl LogBody {
 mod tests {
     use super::*;
 
+    fn declared(kind: WidgetKind) -> KindHints {
+        KindHints {
+            declared: Some(kind),
+            current: None,
+        }
+    }
+
+    fn current(kind: WidgetKind) -> KindHints {
+        KindHints {
+            declared: None,
+            current: Some(kind),
+        }
+    }
+
+    #[test]
+    fn the_current_kind_wins_over_inference_when_the_body_fits_it() {
+        let append = parse_publication(br#"{"value": 9}"#, current(WidgetKind::Series), 7).unwrap();
+        assert_eq!(append.value.kind(), Some(WidgetKind::Series));
+        let gauge = parse_publication(br#"{"value": 9}"#, current(WidgetKind::Gauge), 7).unwrap();
+        assert_eq!(gauge.value.kind(), Some(WidgetKind::Gauge));
+        assert!(gauge.omitted.min && gauge.omitted.max && gauge.omitted.unit);
+        // A body that does not fit the current kind switches the widget's kind.
+        let text = parse_publication(br#"{"text": "x"}"#, current(WidgetKind::Number), 7).unwrap();
+        assert_eq!(text.value.kind(), Some(WidgetKind::Text));
+    }
+
+    #[test]
+    fn records_which_settings_were_left_out() {
+        let series =
+            parse_publication(br#"{"points": [1], "unit": "ms"}"#, KindHints::default(), 7)
+                .unwrap();
+        assert!(series.omitted.window && !series.omitted.unit);
+        let log = parse_publication(br#"{"line": "a", "max_lines": 5}"#, KindHints::default(), 7)
+            .unwrap();
+        assert!(!log.omitted.max_lines);
+    }
+
     fn kind_of(json: &str) -> Result<WidgetKind, String> {
-        parse_publication(json.as_bytes(), None, 7)
+        parse_publication(json.as_bytes(), KindHints::default(), 7)
             .map(|p| p.value.kind().expect("a known kind"))
             .map_err(|e| format!("{} {}: {}", e.status.as_u16(), e.code, e.message))
     }
@@ -753,7 +856,7 @@ mod tests {
     #[test]
     fn the_explicit_then_the_declared_kind_win_over_inference() {
         let body = br#"{"value": 5}"#;
-        let series = parse_publication(body, Some(WidgetKind::Series), 7).unwrap();
+        let series = parse_publication(body, declared(WidgetKind::Series), 7).unwrap();
         assert_eq!(
             series.value,
             WidgetValue::Series(Series {
@@ -765,11 +868,12 @@ mod tests {
                 unit: None,
             })
         );
-        let gauge = parse_publication(br#"{"kind": "gauge", "value": 5}"#, None, 7).unwrap();
+        let gauge = parse_publication(br#"{"kind": "gauge", "value": 5}"#, KindHints::default(), 7)
+            .unwrap();
         assert_eq!(gauge.value.kind(), Some(WidgetKind::Gauge));
         let mismatch = parse_publication(
             br#"{"kind": "gauge", "value": 5}"#,
-            Some(WidgetKind::Number),
+            declared(WidgetKind::Number),
             7,
         )
         .unwrap_err();
@@ -786,7 +890,32 @@ mod tests {
             (r#"{"value": 1} {}"#, 400, "invalid_json", "trailing"),
             ("[1]", 422, "invalid_value", "object"),
             (r#"{"value": 1e999}"#, 422, "invalid_value", "`value`"),
-            (r#"{"value": "x"}"#, 422, "unknown_kind", "`kind`"),
+            (r#"{"value": "x"}"#, 422, "invalid_value", "`value`"),
+            (
+                r#"{"rows": [{"label": "a"}]}"#,
+                422,
+                "invalid_value",
+                "`rows[0]`: missing field `value`",
+            ),
+            (
+                r#"{"level": "ok", "message": null, "x": 1}"#,
+                422,
+                "invalid_value",
+                "`x`",
+            ),
+            (
+                r#"{"points": [[-1, 5]]}"#,
+                422,
+                "invalid_value",
+                "`points[0]`",
+            ),
+            (
+                r#"{"kind": "status"}"#,
+                422,
+                "invalid_value",
+                "missing field `level`",
+            ),
+            (r#"{"kind": "unknown"}"#, 422, "unknown_kind", "unknown"),
             (
                 r#"{"text": "a", "level": "ok"}"#,
                 422,
@@ -838,7 +967,7 @@ mod tests {
                 "`title`",
             ),
         ] {
-            let error = parse_publication(json.as_bytes(), None, 7).unwrap_err();
+            let error = parse_publication(json.as_bytes(), KindHints::default(), 7).unwrap_err();
             assert_eq!(
                 (error.status.as_u16(), error.code),
                 (status, code),
@@ -857,7 +986,7 @@ mod tests {
     fn a_batch_names_the_item_at_fault() {
         let error = parse_batch(
             br#"{"updates": [{"id": "a", "value": 1}, {"id": "b", "text": 5}]}"#,
-            |_| None,
+            |_| KindHints::default(),
             7,
         )
         .unwrap_err();
@@ -866,9 +995,20 @@ mod tests {
             "{}",
             error.message
         );
-        let bad_id = parse_batch(br#"{"updates": [{"id": "A", "value": 1}]}"#, |_| None, 7);
+        let bad_id = parse_batch(
+            br#"{"updates": [{"id": "A", "value": 1}]}"#,
+            |_| KindHints::default(),
+            7,
+        );
         assert_eq!(bad_id.unwrap_err().code, "invalid_id");
-        let empty = parse_batch(br#"{"updates": []}"#, |_| None, 7).unwrap_err();
+        let missing = parse_batch(
+            br#"{"updates": [{"id": "a", "kind": "status"}]}"#,
+            |_| KindHints::default(),
+            7,
+        )
+        .unwrap_err();
+        assert_eq!(missing.message, "`updates[0]`: missing field `level`");
+        let empty = parse_batch(br#"{"updates": []}"#, |_| KindHints::default(), 7).unwrap_err();
         assert!(empty.message.contains("`updates`"), "{}", empty.message);
     }
 }

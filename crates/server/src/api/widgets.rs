@@ -70,9 +70,9 @@ pub async fn publish(
     let id = parse_id(id.into_inner())?;
     let body = read_body(payload, limit.0).await?;
     let now = unix_ms();
-    let publication = body::parse_publication(&body, hub.declared_kind(&id), now)?;
+    let publication = body::parse_publication(&body, hub.kind_hints(&id), now)?;
     let event_id = hub
-        .publish(publication.into_update(id.clone(), now))
+        .publish(publication.into_change(id.clone(), now))
         .map_err(refused)?;
     Ok(HttpResponse::Ok().json(Accepted {
         widget: id,
@@ -103,11 +103,11 @@ pub async fn publish_batch(
     tokens.check(&req)?;
     let body = read_body(payload, limit.0).await?;
     let now = unix_ms();
-    let updates = body::parse_batch(&body, |id| hub.declared_kind(id), now)?
+    let changes = body::parse_batch(&body, |id| hub.kind_hints(id), now)?
         .into_iter()
-        .map(|(id, publication): (WidgetId, Publication)| publication.into_update(id, now))
+        .map(|(id, publication): (WidgetId, Publication)| publication.into_change(id, now))
         .collect();
-    let event_ids = hub.publish_all(updates).map_err(refused)?;
+    let event_ids = hub.publish_all(changes).map_err(refused)?;
     Ok(HttpResponse::Ok().json(BatchAccepted {
         event_ids: event_ids.iter().map(EventId::to_string).collect(),
     }))
@@ -187,6 +187,11 @@ fn refused(error: HubError) -> ApiError {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_value",
             format!("`{field}` must be a finite number"),
+        ),
+        HubError::Conflict(conflict) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            format!("`{}`: {}", conflict.field, conflict.problem),
         ),
         HubError::TooManyWidgets(max) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
