@@ -1,7 +1,8 @@
 // Helpers for the e2e tests: start the real server binary, find Chromium.
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -64,9 +65,18 @@ const LISTENING = /Pulseboard listening on (http:\/\/\S+)/;
  * that a browser reconnects by itself. A port still held by the previous
  * process (TIME_WAIT, or an exit not yet reaped) is retried for `bindRetryMs`.
  *
+ * More options, each turned into the server's flags:
+ * - `config`: the text of a pulseboard.toml, written to a temp file (`--config`);
+ * - `stateFile`: where the server saves its widgets (`--state-file`): by
+ *   default (true) a fresh temp path, so a test's widgets never land in, or
+ *   come from, the repo's data/state.json; a path to choose one; false for
+ *   the server's own default;
+ * - `extraArgs`: any other flags, as an array.
+ *
  * Returns { url, pid, stop, kill, output }: `stop()` ends it (SIGTERM, then
- * SIGKILL after 5 s); `kill(signal)` sends one signal and resolves when it has
- * exited; `output()` is its recent stdout+stderr, for failure messages.
+ * SIGKILL after 5 s) and removes its temp files; `kill(signal)` sends one
+ * signal and resolves when it has exited; `output()` is its recent
+ * stdout+stderr, for failure messages.
  */
 export async function startServer({ addr, bindRetryMs = 10_000, ...options } = {}) {
   if (!addr) return startServerOnce({ ...options, addr: '127.0.0.1:0' });
@@ -82,14 +92,16 @@ export async function startServer({ addr, bindRetryMs = 10_000, ...options } = {
   }
 }
 
-function startServerOnce({ addr, extraArgs = [], timeoutMs = 30_000 }) {
+function startServerOnce({ addr, config, stateFile = true, extraArgs = [], timeoutMs = 30_000 }) {
   const bin = serverBinary();
   const staticDir = process.env.PULSEBOARD_STATIC_DIR ?? resolve(repoRoot, 'frontend', 'dist');
+  const { args: fileArgs, cleanup: removeFiles } = serverFiles({ config, stateFile });
   const args = [
     '--addr', addr,
     '--static-dir', staticDir,
     '--sample-interval', '250ms',
     '--heartbeat-interval', '1s',
+    ...fileArgs,
     ...extraArgs,
   ];
   // The server reads PULSEBOARD_* variables as config (e.g. PULSEBOARD_HOST_METRICS);
@@ -128,25 +140,29 @@ function startServerOnce({ addr, extraArgs = [], timeoutMs = 30_000 }) {
   // Backstop: never leave the server running if the test process dies.
   const killOnExit = () => {
     if (!exited) child.kill('SIGKILL');
+    removeFiles();
   };
   process.on('exit', killOnExit);
 
   const stop = async () => {
     process.off('exit', killOnExit);
-    if (exited) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exitedPromise;
-    clearTimeout(timer);
+    if (!exited) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exitedPromise;
+      clearTimeout(timer);
+    }
+    removeFiles();
   };
 
   // One signal, no escalation: for tests of what clients see when the server
   // dies (SIGKILL) or shuts down gracefully (SIGTERM).
   const kill = async (signal = 'SIGKILL') => {
     process.off('exit', killOnExit);
-    if (exited) return exitedPromise;
-    child.kill(signal);
-    return exitedPromise;
+    if (!exited) child.kill(signal);
+    const result = await exitedPromise;
+    removeFiles();
+    return result;
   };
 
   const ready = new Promise((resolveUrl, reject) => {
@@ -189,4 +205,20 @@ function startServerOnce({ addr, extraArgs = [], timeoutMs = 30_000 }) {
       throw err;
     },
   );
+}
+
+/** The flags for a server's files, and a cleanup that removes the temp ones. */
+function serverFiles({ config, stateFile }) {
+  if (config === undefined && !stateFile) return { args: [], cleanup: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'pulseboard-e2e-'));
+  const args = [];
+  if (config !== undefined) {
+    const path = join(dir, 'pulseboard.toml');
+    writeFileSync(path, config);
+    args.push('--config', path);
+  }
+  if (stateFile) {
+    args.push('--state-file', stateFile === true ? join(dir, 'state.json') : stateFile);
+  }
+  return { args, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

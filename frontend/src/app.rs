@@ -1,14 +1,31 @@
 use yew::prelude::*;
+use yew_router::prelude::*;
 
 use crate::components::badge::ConnectionBadge;
 use crate::components::dashboard::Dashboard;
+use crate::components::nav::DashboardNav;
+use crate::layout::page_title;
+use crate::route::Route;
 use crate::stream::{use_dashboard, EventStream};
 
-/// The whole page: the event stream (and its store) around a header and the grid.
+/// The whole page: the router, then the event stream (and its store) for the
+/// route's dashboard, around a header and the dashboard.
 #[function_component]
 pub fn App() -> Html {
     html! {
-        <EventStream>
+        <BrowserRouter>
+            <Page />
+        </BrowserRouter>
+    }
+}
+
+#[function_component]
+fn Page() -> Html {
+    let route = use_route::<Route>().unwrap_or(Route::NotFound);
+    let dashboard = AttrValue::from(route.dashboard_param().to_owned());
+    html! {
+        <EventStream {dashboard}>
+            <DocumentTitle />
             <Header />
             <main class="main">
                 <Dashboard />
@@ -17,10 +34,24 @@ pub fn App() -> Html {
     }
 }
 
+/// Keeps the browser tab's title on the dashboard shown (renders nothing).
+#[function_component]
+fn DocumentTitle() -> Html {
+    let store = use_dashboard();
+    let route = use_route::<Route>().unwrap_or(Route::NotFound);
+    let title = page_title(&store.view, store.has_snapshot(), &route);
+    use_effect_with(title, |title| {
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            document.set_title(title);
+        }
+    });
+    Html::default()
+}
+
 #[function_component]
 fn Header() -> Html {
     let store = use_dashboard();
-    let count = store.snapshot.widgets.len();
+    let count = store.view.snapshot.widgets.len();
     html! {
         <header class="topbar">
             <div class="brand">
@@ -29,6 +60,7 @@ fn Header() -> Html {
                 </svg>
                 <span class="brand-name">{ "Pulseboard" }</span>
             </div>
+            <DashboardNav />
             <div class="topbar-host" title="dashboard host">{ host() }</div>
             <div class="topbar-meta">
                 if store.has_snapshot() {

@@ -1,41 +1,10 @@
-//! Geometry for the SVG widgets (gauge arc, series lines): pure and unit-tested,
-//! so the components only place what is computed here.
+//! Geometry for the SVG widgets (gauge arc, series chart, number sparkline):
+//! pure and unit-tested, so the components only place what is computed here.
 
-use protocol::SeriesLine;
+use protocol::{Point, SeriesLine, StatusLevel, Thresholds};
 
-/// How full a gauge is, for its colour: the thresholds are fractions of the
-/// gauge's range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Ok,
-    Warn,
-    Critical,
-}
-
-impl Level {
-    pub const WARN_AT: f64 = 0.75;
-    pub const CRITICAL_AT: f64 = 0.9;
-
-    pub fn of(ratio: f64) -> Level {
-        if ratio >= Self::CRITICAL_AT {
-            Level::Critical
-        } else if ratio >= Self::WARN_AT {
-            Level::Warn
-        } else {
-            Level::Ok
-        }
-    }
-
-    pub fn class(self) -> &'static str {
-        match self {
-            Level::Ok => "ok",
-            Level::Warn => "warn",
-            Level::Critical => "critical",
-        }
-    }
-}
-
-/// Where `value` sits between `min` and `max`, clamped to `0..=1`. A degenerate
+/// Where `value` sits between `min` and `max`, clamped to `0..=1` (a gauge
+/// past its maximum draws full, not past the end of its dial). A degenerate
 /// range (max <= min) or a non-finite input reads as empty.
 pub fn ratio(value: f64, min: f64, max: f64) -> f64 {
     let span = max - min;
@@ -69,13 +38,84 @@ pub fn arc_path(cx: f64, cy: f64, r: f64, start_deg: f64, sweep_deg: f64) -> Str
     format!("M{x0:.2} {y0:.2}A{r:.2} {r:.2} 0 {large} 1 {x1:.2} {y1:.2}")
 }
 
-/// A round upper bound for an axis: the smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4,
-/// 5, 6, 8 (times a power of ten) that is at least `x`.
-pub fn nice_ceiling(x: f64) -> f64 {
-    if !x.is_finite() || x <= 0.0 {
-        return 0.0;
+/// A stretch of a gauge's range, as fractions `from..to` of it, in a level's colour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Zone {
+    pub from: f64,
+    pub to: f64,
+    pub level: StatusLevel,
+}
+
+/// The warn and critical stretches of a gauge's range, drawn along its dial so
+/// a viewer sees how close the needle is to trouble. High values are bad
+/// unless `warn` is above `critical` (then the zones sit at the low end).
+pub fn threshold_zones(thresholds: &Thresholds, min: f64, max: f64) -> Vec<Zone> {
+    let at = |limit: Option<f64>| limit.map(|limit| ratio(limit, min, max));
+    let (warn, critical) = (at(thresholds.warn), at(thresholds.critical));
+    let low_is_bad = matches!((warn, critical), (Some(w), Some(c)) if w > c);
+    let zone = |from: f64, to: f64, level| (to > from).then_some(Zone { from, to, level });
+    let zones = if low_is_bad {
+        let critical = critical.unwrap_or(0.0);
+        [
+            zone(0.0, critical, StatusLevel::Critical),
+            warn.and_then(|warn| zone(critical, warn, StatusLevel::Warn)),
+        ]
+    } else {
+        let critical_from = critical.unwrap_or(1.0);
+        [
+            warn.and_then(|warn| zone(warn, critical_from, StatusLevel::Warn)),
+            critical.and_then(|critical| zone(critical, 1.0, StatusLevel::Critical)),
+        ]
+    };
+    zones.into_iter().flatten().collect()
+}
+
+/// A number's recent values as a small line (no axes: only the shape
+/// matters), spread over `width` by time and over the full `height` between
+/// their lowest and highest. `None` for fewer than two points: no shape yet.
+pub fn sparkline(points: &[Point], width: f64, height: f64) -> Option<String> {
+    let finite: Vec<&Point> = points.iter().filter(|p| p.1.is_finite()).collect();
+    if finite.len() < 2 {
+        return None;
     }
-    const STEPS: [f64; 11] = [1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0];
+    let (t0, t1) = (finite[0].0, finite[finite.len() - 1].0);
+    let low = finite.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let high = finite.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let last = (finite.len() - 1) as f64;
+    let mut path = String::with_capacity(finite.len() * 12);
+    for (i, point) in finite.iter().enumerate() {
+        // By time, so a gap in the updates shows as a long segment; by index
+        // when the times do not advance (several values in one millisecond).
+        let x = if t1 > t0 {
+            (point.0 - t0) as f64 / (t1 - t0) as f64 * width
+        } else {
+            i as f64 / last * width
+        };
+        // A flat run sits in the middle rather than on an edge.
+        let y = if high > low {
+            height - (point.1 - low) / (high - low) * height
+        } else {
+            height / 2.0
+        };
+        let cmd = if i == 0 { 'M' } else { 'L' };
+        path.push_str(&format!("{cmd}{x:.1} {y:.1}"));
+    }
+    Some(path)
+}
+
+/// The value axis aims for at most this many intervals between labels.
+const VALUE_INTERVALS: f64 = 5.0;
+/// The time axis aims for at most this many intervals between labels
+/// ("-8m" is short: six fit even on a phone).
+const TIME_INTERVALS: i64 = 6;
+
+/// A round step for an axis: the smallest of 1, 2, 2.5, 5 (times a power of
+/// ten) that is at least `x`.
+pub fn nice_step(x: f64) -> f64 {
+    if !x.is_finite() || x <= 0.0 {
+        return 1.0;
+    }
+    const STEPS: [f64; 5] = [1.0, 2.0, 2.5, 5.0, 10.0];
     let magnitude = 10f64.powf(x.log10().floor());
     let fraction = x / magnitude;
     let step = STEPS
@@ -86,14 +126,48 @@ pub fn nice_ceiling(x: f64) -> f64 {
     step * magnitude
 }
 
-/// [`nice_ceiling`] in the unit's own steps: byte figures are shown in binary
-/// multiples, so their axis ends on a round number of KiB/MiB/GiB.
-pub fn nice_ceiling_in(x: f64, unit: Option<&str>) -> f64 {
-    if matches!(unit, Some("B" | "B/s")) && x >= 1024.0 {
-        let scale = 1024f64.powi((x.log2() / 10.0).floor() as i32);
-        return nice_ceiling(x / scale) * scale;
+/// The step between value ticks for an axis spanning `range`, at most
+/// [`VALUE_INTERVALS`] of them. Byte figures are shown in binary multiples
+/// (the unit is chosen by the range, as the labels' is by their size), so
+/// their ticks fall on round numbers of KiB/MiB/GiB, never "2.9 KiB".
+pub fn axis_step(range: f64, unit: Option<&str>) -> f64 {
+    if matches!(unit, Some("B" | "B/s")) && range >= 1024.0 {
+        let scale = 1024f64.powi((range.log2() / 10.0).floor() as i32);
+        return nice_step(range / scale / VALUE_INTERVALS) * scale;
     }
-    nice_ceiling(x)
+    nice_step(range / VALUE_INTERVALS)
+}
+
+/// Round steps for a time axis, in ms.
+const TIME_STEPS_MS: [i64; 20] = [
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    15_000,
+    30_000, // seconds
+    60_000,
+    120_000,
+    300_000,
+    600_000,
+    900_000,
+    1_800_000, // minutes
+    3_600_000,
+    7_200_000,
+    10_800_000,
+    21_600_000,
+    43_200_000, // hours
+    86_400_000,
+    172_800_000,
+    604_800_000, // days
+];
+
+/// A label on an axis: `at` is its place along the axis as a fraction (from
+/// the top for values, from the left for times).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tick<T> {
+    pub at: f64,
+    pub value: T,
 }
 
 /// A series laid out in a `width` × `height` box (y grows downwards).
@@ -105,9 +179,14 @@ pub struct Plot {
     /// The value range of the y axis (bottom, top).
     pub y_min: f64,
     pub y_max: f64,
+    /// Value labels, bottom to top, at round steps from `y_min` to `y_max`.
+    pub y_ticks: Vec<Tick<f64>>,
     /// The time range of the x axis, in ms since the Unix epoch.
     pub t_min: i64,
     pub t_max: i64,
+    /// Time labels as how far back from the newest point (ms), newest first:
+    /// round steps, so they read "-10m, -5m, now" rather than "-9m 47s".
+    pub t_ticks: Vec<Tick<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -116,10 +195,10 @@ pub struct PlottedLine {
     pub area: String,
 }
 
-/// Lays out every line of a series on shared axes. The y axis starts at zero
-/// for non-negative data (so magnitudes compare honestly) and ends on a round
-/// number; a percentage never goes past 100 unless the data does. `None` when
-/// no line has a point.
+/// Lays out every line of a series on shared axes. The y axis includes zero
+/// (so magnitudes compare honestly) and ends on a round step, which keeps a
+/// percentage at or under 100 unless the data goes past it. `None` when no
+/// line has a point.
 pub fn plot(lines: &[SeriesLine], unit: Option<&str>, width: f64, height: f64) -> Option<Plot> {
     let points = || lines.iter().flat_map(|l| l.points.iter());
     let finite = || points().filter(|p| p.1.is_finite());
@@ -127,23 +206,7 @@ pub fn plot(lines: &[SeriesLine], unit: Option<&str>, width: f64, height: f64) -
     let t_max = finite().map(|p| p.0).max()?;
     let v_min = finite().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let v_max = finite().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-
-    let y_min = if v_min >= 0.0 {
-        0.0
-    } else {
-        -nice_ceiling_in(-v_min, unit)
-    };
-    let mut y_max = if v_max > 0.0 {
-        nice_ceiling_in(v_max, unit)
-    } else {
-        0.0
-    };
-    if unit == Some("%") && v_max <= 100.0 {
-        y_max = y_max.min(100.0);
-    }
-    if y_max <= y_min {
-        y_max = y_min + 1.0;
-    }
+    let (y_min, y_max, y_step) = value_axis(v_min, v_max, unit);
 
     let x_of = |t: i64| {
         if t_max == t_min {
@@ -183,19 +246,70 @@ pub fn plot(lines: &[SeriesLine], unit: Option<&str>, width: f64, height: f64) -
         })
         .collect();
 
+    let steps = ((y_max - y_min) / y_step).round() as usize;
+    let y_ticks = (0..=steps)
+        .map(|i| {
+            let value = y_min + i as f64 * y_step;
+            Tick {
+                at: 1.0 - (value - y_min) / (y_max - y_min),
+                value,
+            }
+        })
+        .collect();
+
     Some(Plot {
         lines,
         y_min,
         y_max,
+        y_ticks,
         t_min,
         t_max,
+        t_ticks: time_ticks(t_max - t_min),
     })
+}
+
+/// The y axis for data from `v_min` to `v_max`: `(bottom, top, step)`, both
+/// ends on multiples of a round step and zero included.
+fn value_axis(v_min: f64, v_max: f64, unit: Option<&str>) -> (f64, f64, f64) {
+    let low = v_min.min(0.0);
+    let high = v_max.max(0.0);
+    // All zeros: any scale will do, 0..1 reads naturally.
+    let range = if high > low { high - low } else { 1.0 };
+    let step = axis_step(range, unit);
+    // The epsilon keeps 0.3 / 0.1 = 2.9999999999999996 from counting as 3 steps and a bit.
+    let bottom = (low / step + 1e-9).floor() * step;
+    let mut top = (high / step - 1e-9).ceil() * step;
+    if top <= bottom {
+        top = bottom + step * VALUE_INTERVALS;
+    }
+    (bottom, top, step)
+}
+
+/// Ticks back from the newest point over `span_ms`: "now", then every round
+/// step that fits. A span of zero (one timestamp) gets "now" alone.
+fn time_ticks(span_ms: i64) -> Vec<Tick<i64>> {
+    let step = TIME_STEPS_MS
+        .iter()
+        .copied()
+        .find(|step| step * TIME_INTERVALS >= span_ms)
+        .unwrap_or(TIME_STEPS_MS[TIME_STEPS_MS.len() - 1]);
+    (0..)
+        .map(|i| i * step)
+        .take_while(|offset| *offset <= span_ms)
+        .map(|offset| Tick {
+            at: if span_ms == 0 {
+                1.0
+            } else {
+                1.0 - offset as f64 / span_ms as f64
+            },
+            value: offset,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::Point;
 
     fn line(name: &str, points: &[(i64, f64)]) -> SeriesLine {
         SeriesLine {
@@ -204,14 +318,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn levels_follow_the_thresholds() {
-        assert_eq!(Level::of(0.0), Level::Ok);
-        assert_eq!(Level::of(0.749), Level::Ok);
-        assert_eq!(Level::of(0.75), Level::Warn);
-        assert_eq!(Level::of(0.899), Level::Warn);
-        assert_eq!(Level::of(0.9), Level::Critical);
-        assert_eq!(Level::of(1.0), Level::Critical);
+    fn tick_values<T: Copy>(ticks: &[Tick<T>]) -> Vec<T> {
+        ticks.iter().map(|t| t.value).collect()
     }
 
     #[test]
@@ -238,23 +346,79 @@ mod tests {
     }
 
     #[test]
-    fn nice_ceilings_are_round_and_not_below() {
-        assert_eq!(nice_ceiling(3.0), 3.0);
-        assert_eq!(nice_ceiling(3.2), 4.0);
-        assert_eq!(nice_ceiling(63.0), 80.0);
-        assert_eq!(nice_ceiling(100.0), 100.0);
-        assert_eq!(nice_ceiling(101.0), 120.0);
-        assert!((nice_ceiling(0.013) - 0.015).abs() < 1e-12);
-        assert_eq!(nice_ceiling(0.0), 0.0);
+    fn zones_mark_where_trouble_starts() {
+        let t = |warn, critical| Thresholds { warn, critical };
+        let zone = |from, to, level| Zone { from, to, level };
+        // 0..200, warn from 140, critical from 180.
+        assert_eq!(
+            threshold_zones(&t(Some(140.0), Some(180.0)), 0.0, 200.0),
+            [
+                zone(0.7, 0.9, StatusLevel::Warn),
+                zone(0.9, 1.0, StatusLevel::Critical)
+            ]
+        );
+        // Low is bad: critical below 10, warn below 50.
+        assert_eq!(
+            threshold_zones(&t(Some(50.0), Some(10.0)), 0.0, 100.0),
+            [
+                zone(0.0, 0.1, StatusLevel::Critical),
+                zone(0.1, 0.5, StatusLevel::Warn)
+            ]
+        );
+        // Only a warn level: warn up to the end.
+        assert_eq!(
+            threshold_zones(&t(Some(75.0), None), 0.0, 100.0),
+            [zone(0.75, 1.0, StatusLevel::Warn)]
+        );
+        // Limits outside the range are clamped; empty zones are dropped.
+        assert_eq!(
+            threshold_zones(&t(Some(500.0), Some(900.0)), 0.0, 100.0),
+            []
+        );
+        assert_eq!(threshold_zones(&t(None, None), 0.0, 100.0), []);
     }
 
     #[test]
-    fn byte_axes_end_on_round_binary_figures() {
-        let mib = 1024.0 * 1024.0;
-        assert_eq!(nice_ceiling_in(7.3 * mib, Some("B/s")), 8.0 * mib);
-        assert_eq!(nice_ceiling_in(1100.0, Some("B")), 1.2 * 1024.0);
-        assert_eq!(nice_ceiling_in(900.0, Some("B")), 1000.0);
-        assert_eq!(nice_ceiling_in(7.3e6, None), 8e6);
+    fn sparklines_fill_their_box() {
+        let points = [Point(0, 10.0), Point(500, 30.0), Point(1_000, 20.0)];
+        assert_eq!(
+            sparkline(&points, 100.0, 20.0).as_deref(),
+            Some("M0.0 20.0L50.0 0.0L100.0 10.0")
+        );
+        // Flat data sits in the middle; equal times spread by index.
+        let flat = [Point(7, 5.0), Point(7, 5.0), Point(7, 5.0)];
+        assert_eq!(
+            sparkline(&flat, 100.0, 20.0).as_deref(),
+            Some("M0.0 10.0L50.0 10.0L100.0 10.0")
+        );
+        assert_eq!(sparkline(&[Point(0, 1.0)], 100.0, 20.0), None);
+        assert_eq!(
+            sparkline(&[Point(0, 1.0), Point(1, f64::NAN)], 100.0, 20.0),
+            None
+        );
+    }
+
+    #[test]
+    fn nice_steps_are_round_and_not_below() {
+        assert_eq!(nice_step(1.0), 1.0);
+        assert_eq!(nice_step(1.2), 2.0);
+        assert_eq!(nice_step(2.2), 2.5);
+        assert_eq!(nice_step(9.0), 10.0);
+        assert_eq!(nice_step(19.4), 20.0);
+        assert!((nice_step(0.013) - 0.02).abs() < 1e-12);
+        assert_eq!(nice_step(0.0), 1.0);
+    }
+
+    #[test]
+    fn byte_steps_are_round_binary_figures() {
+        let (kib, mib) = (1024.0, 1024.0 * 1024.0);
+        assert_eq!(axis_step(7.3 * mib, Some("B/s")), 2.0 * mib);
+        // 3,000 B: whole KiB, not 1000 B steps printed as "2.9 KiB".
+        assert_eq!(axis_step(3_000.0, Some("B/s")), kib);
+        assert_eq!(axis_step(2_000.0, Some("B")), 0.5 * kib);
+        // Below a KiB, bytes are plain numbers.
+        assert_eq!(axis_step(900.0, Some("B")), 200.0);
+        assert_eq!(axis_step(7.3e6, None), 2e6);
     }
 
     #[test]
@@ -263,8 +427,13 @@ mod tests {
             line("rx", &[(1_000, 10.0), (2_000, 30.0), (3_000, 20.0)]),
             line("tx", &[(2_000, 5.0), (3_000, 45.0)]),
         ];
-        let plot = plot(&lines, Some("B/s"), 100.0, 50.0).unwrap();
+        let plot = plot(&lines, None, 100.0, 50.0).unwrap();
         assert_eq!((plot.y_min, plot.y_max), (0.0, 50.0));
+        assert_eq!(
+            tick_values(&plot.y_ticks),
+            [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+        );
+        assert_eq!((plot.y_ticks[0].at, plot.y_ticks[5].at), (1.0, 0.0));
         assert_eq!((plot.t_min, plot.t_max), (1_000, 3_000));
         assert_eq!(plot.lines[0].stroke, "M0.0 40.0L50.0 20.0L100.0 30.0");
         assert_eq!(plot.lines[1].stroke, "M50.0 45.0L100.0 5.0");
@@ -275,9 +444,27 @@ mod tests {
     }
 
     #[test]
+    fn byte_axes_tick_in_binary_multiples() {
+        let mib = 1024.0 * 1024.0;
+        let lines = [line("rx", &[(0, 1.0 * mib), (1, 7.3 * mib)])];
+        let plot = plot(&lines, Some("B/s"), 10.0, 10.0).unwrap();
+        assert_eq!(plot.y_max, 8.0 * mib);
+        assert_eq!(
+            tick_values(&plot.y_ticks),
+            [0.0, 2.0 * mib, 4.0 * mib, 6.0 * mib, 8.0 * mib]
+        );
+        let quiet = [line("rx", &[(0, 0.0), (1, 2_950.0)])];
+        let quiet = super::plot(&quiet, Some("B/s"), 10.0, 10.0).unwrap();
+        assert_eq!(tick_values(&quiet.y_ticks), [0.0, 1024.0, 2048.0, 3072.0]);
+    }
+
+    #[test]
     fn percentages_stop_at_one_hundred() {
-        let lines = [line("cpu", &[(0, 20.0), (1, 97.0)])];
-        assert_eq!(plot(&lines, Some("%"), 10.0, 10.0).unwrap().y_max, 100.0);
+        for top in [51.0, 81.0, 97.0, 100.0] {
+            let lines = [line("cpu", &[(0, 20.0), (1, top)])];
+            let y_max = plot(&lines, Some("%"), 10.0, 10.0).unwrap().y_max;
+            assert!(y_max >= top && y_max <= 100.0, "{top}: {y_max}");
+        }
         let idle = [line("cpu", &[(0, 2.0), (1, 3.2)])];
         assert_eq!(plot(&idle, Some("%"), 10.0, 10.0).unwrap().y_max, 4.0);
     }
@@ -286,11 +473,40 @@ mod tests {
     fn negative_and_flat_data_get_a_usable_range() {
         let lines = [line("t", &[(0, -3.0), (1, 7.0)])];
         let p = plot(&lines, None, 10.0, 10.0).unwrap();
-        assert_eq!((p.y_min, p.y_max), (-3.0, 8.0));
+        assert_eq!((p.y_min, p.y_max), (-4.0, 8.0));
+        assert_eq!(
+            tick_values(&p.y_ticks),
+            [-4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0]
+        );
         let zeros = [line("z", &[(0, 0.0), (1, 0.0)])];
         let p = plot(&zeros, None, 10.0, 10.0).unwrap();
         assert_eq!((p.y_min, p.y_max), (0.0, 1.0));
         assert_eq!(p.lines[0].stroke, "M0.0 10.0L10.0 10.0");
+        // Floating-point steps do not add a needless extra tick.
+        let small = [line("s", &[(0, 0.1), (1, 0.3)])];
+        let p = plot(&small, None, 10.0, 10.0).unwrap();
+        assert!((p.y_max - 0.3).abs() < 1e-9, "{}", p.y_max);
+        assert_eq!(p.y_ticks.len(), 4);
+    }
+
+    #[test]
+    fn time_ticks_count_back_from_the_newest_point_in_round_steps() {
+        // Half an hour of data: every 5 minutes (30 / 6 = 5).
+        let lines = [line("a", &[(0, 1.0), (1_800_000, 2.0)])];
+        let p = plot(&lines, None, 10.0, 10.0).unwrap();
+        let minutes: Vec<i64> = p.t_ticks.iter().map(|t| t.value / 60_000).collect();
+        assert_eq!(minutes, [0, 5, 10, 15, 20, 25, 30]);
+        assert_eq!((p.t_ticks[0].at, p.t_ticks[6].at), (1.0, 0.0));
+        assert!((p.t_ticks[3].at - 0.5).abs() < 1e-12);
+        // 100 s: every 30 s (100 / 6 = 16.7 rounds up to 30), the oldest
+        // label inside the span.
+        let lines = [line("a", &[(0, 1.0), (100_000, 2.0)])];
+        let p = plot(&lines, None, 10.0, 10.0).unwrap();
+        assert_eq!(tick_values(&p.t_ticks), [0, 30_000, 60_000, 90_000]);
+        // One timestamp: "now" at the right edge.
+        let lines = [line("a", &[(5, 1.0)])];
+        let p = plot(&lines, None, 10.0, 10.0).unwrap();
+        assert_eq!(p.t_ticks, [Tick { at: 1.0, value: 0 }]);
     }
 
     #[test]

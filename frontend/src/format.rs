@@ -209,6 +209,18 @@ pub fn ago(seconds: f64) -> String {
     format!("{text} ago")
 }
 
+/// The time of day of `at_ms` (ms since the Unix epoch), "14:03:07", in a time
+/// zone `utc_offset_ms` ahead of UTC (the browser's, passed in to keep this pure).
+pub fn time_of_day(at_ms: i64, utc_offset_ms: i64) -> String {
+    let seconds = at_ms.saturating_add(utc_offset_ms).rem_euclid(86_400_000) / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3_600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 /// A label on a chart's time axis: how far back from the newest point.
 pub fn time_offset(ms: i64) -> String {
     if ms <= 0 {
@@ -387,6 +399,17 @@ mod tests {
         assert_eq!(ago(61.0), "1m ago");
         assert_eq!(ago(-2.0), "0s ago");
         assert_eq!(ago(f64::NAN), "0s ago");
+    }
+
+    #[test]
+    fn times_of_day_in_the_browsers_zone() {
+        // 2026-11-27 13:45:07.900 UTC.
+        let at = 1_795_787_107_900;
+        assert_eq!(time_of_day(at, 0), "13:45:07");
+        assert_eq!(time_of_day(at, 3_600_000), "14:45:07");
+        // West of UTC, across midnight backwards.
+        assert_eq!(time_of_day(at, -14 * 3_600_000), "23:45:07");
+        assert_eq!(time_of_day(0, 0), "00:00:00");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::rc::Rc;
 
-use protocol::{EventId, ServerEvent, Snapshot};
+use protocol::{EventId, ServerEvent, View};
 use yew::Reducible;
 
 /// The state of the tab's event stream, as the badge in the header shows it.
@@ -44,8 +44,9 @@ impl ConnectionState {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DashboardState {
-    /// The widgets, in display order.
-    pub snapshot: Snapshot,
+    /// The declared dashboards, which one this stream shows, and its widgets
+    /// (in snapshot order), as the last `init`/`reset` said and updates since.
+    pub view: View,
     pub connection: ConnectionState,
     /// The server epoch of the last `init`/`reset`; `None` until the first one.
     pub epoch: Option<String>,
@@ -90,6 +91,10 @@ pub enum Action {
     RetryScheduled(RetryInfo),
     /// The browser's `online`/`offline` events (and `navigator.onLine` at start).
     Network { online: bool },
+    /// The tab moved to another dashboard: the new stream starts from scratch
+    /// (its `init` brings that dashboard's widgets), so the old widgets and
+    /// the ids they were applied up to are dropped.
+    Switched,
 }
 
 impl DashboardState {
@@ -125,6 +130,23 @@ impl DashboardState {
                 self.receive(event, id, at_ms);
                 true
             }
+            Action::Switched => {
+                // What belongs to the server, not to the stream, stays: the menu
+                // (so it does not flicker), the network and the clock offset.
+                let next = DashboardState {
+                    view: View {
+                        dashboards: self.view.dashboards.clone(),
+                        ..View::default()
+                    },
+                    offline: self.offline,
+                    clock_offset_ms: self.clock_offset_ms,
+                    ..DashboardState::default()
+                };
+                // The first stream of the tab "switches" from nothing.
+                let changed = *self != next;
+                *self = next;
+                changed
+            }
         }
     }
 
@@ -132,20 +154,20 @@ impl DashboardState {
         match event {
             ServerEvent::Init(init) => {
                 self.heartbeat_ms = Some(init.heartbeat_ms);
-                self.replace(init.epoch, init.last_event_id, init.snapshot);
+                self.replace(init.epoch, init.last_event_id, init.view);
             }
             ServerEvent::Reset(reset) => {
-                self.replace(reset.epoch, reset.last_event_id, reset.snapshot);
+                self.replace(reset.epoch, reset.last_event_id, reset.view);
             }
             ServerEvent::Update(update) => {
                 if self.mark_applied(id) {
-                    self.snapshot.apply_update(update);
+                    self.view.snapshot.apply_update(update);
                 }
                 self.data_flows();
             }
             ServerEvent::Remove(remove) => {
                 if self.mark_applied(id) {
-                    self.snapshot.remove(&remove.id);
+                    self.view.snapshot.remove(&remove.id);
                 }
                 self.data_flows();
             }
@@ -161,8 +183,8 @@ impl DashboardState {
         }
     }
 
-    fn replace(&mut self, epoch: String, last_event_id: Option<EventId>, snapshot: Snapshot) {
-        self.snapshot = snapshot;
+    fn replace(&mut self, epoch: String, last_event_id: Option<EventId>, view: View) {
+        self.view = view;
         self.epoch = Some(epoch);
         self.last_event_id = last_event_id;
         self.go_live();
@@ -228,8 +250,8 @@ pub fn heartbeat_overdue(last_seen_ms: f64, heartbeat_ms: Option<u64>, now_ms: f
 mod tests {
     use super::*;
     use protocol::{
-        Gauge, Heartbeat, Init, Number, Point, Remove, Reset, Series, SeriesLine, Shutdown, Update,
-        Widget, WidgetId, WidgetValue,
+        Gauge, Heartbeat, Init, Number, Point, Remove, Reset, Series, SeriesLine, Shutdown,
+        Snapshot, Update, Widget, WidgetId, WidgetValue,
     };
 
     fn id(s: &str) -> WidgetId {
@@ -246,9 +268,25 @@ mod tests {
     fn number(v: f64) -> WidgetValue {
         WidgetValue::Number(Number {
             value: v,
-            unit: None,
-            previous: None,
+            ..Number::default()
         })
+    }
+
+    fn widget(name: &str, value: WidgetValue, at: i64) -> Widget {
+        Widget::new(Update {
+            id: id(name),
+            title: None,
+            value,
+            at,
+            expect_every: None,
+        })
+    }
+
+    fn view_of(widgets: Vec<Widget>) -> View {
+        View {
+            snapshot: Snapshot { widgets },
+            ..View::default()
+        }
     }
 
     fn series(points: &[(i64, f64)]) -> WidgetValue {
@@ -268,7 +306,7 @@ mod tests {
             epoch: epoch.to_owned(),
             last_event_id: last,
             heartbeat_ms: 15_000,
-            snapshot: Snapshot { widgets },
+            view: view_of(widgets),
         })
     }
 
@@ -278,6 +316,7 @@ mod tests {
             title: None,
             value,
             at,
+            expect_every: None,
         })
     }
 
@@ -296,7 +335,15 @@ mod tests {
     }
 
     fn value_of(state: &DashboardState, widget: &str) -> WidgetValue {
-        state.snapshot.get(widget).unwrap().value.clone()
+        state.view.snapshot.get(widget).unwrap().value.clone()
+    }
+
+    /// A number widget's current figure (its value also carries `recent`).
+    fn figure_of(state: &DashboardState, widget: &str) -> f64 {
+        match value_of(state, widget) {
+            WidgetValue::Number(number) => number.value,
+            other => panic!("{widget} is not a number: {other:?}"),
+        }
     }
 
     #[test]
@@ -309,10 +356,10 @@ mod tests {
 
     #[test]
     fn init_replaces_the_snapshot_and_goes_live() {
-        let w = Widget::new(id("orders"), None, number(1.0), 5);
+        let w = widget("orders", number(1.0), 5);
         let state = live_with(vec![w.clone()]);
         assert_eq!(state.connection, ConnectionState::Live);
-        assert_eq!(state.snapshot.widgets, vec![w]);
+        assert_eq!(state.view.snapshot.widgets, vec![w]);
         assert_eq!(state.epoch.as_deref(), Some("ep1"));
         assert_eq!(state.last_event_id, Some(eid("ep1", 10)));
         assert_eq!(state.heartbeat_ms, Some(15_000));
@@ -321,29 +368,25 @@ mod tests {
 
     #[test]
     fn update_merges_and_appends_new_widgets_in_order() {
-        let mut state = live_with(vec![Widget::new(id("a"), None, number(1.0), 5)]);
+        let mut state = live_with(vec![widget("a", number(1.0), 5)]);
         state.apply(received(update("b", number(7.0), 6), Some(eid("ep1", 11))));
         state.apply(received(update("a", number(2.0), 7), Some(eid("ep1", 12))));
         let ids: Vec<_> = state
+            .view
             .snapshot
             .widgets
             .iter()
             .map(|w| w.id.as_str())
             .collect();
         assert_eq!(ids, ["a", "b"]);
-        assert_eq!(value_of(&state, "a"), number(2.0));
-        assert_eq!(state.snapshot.get("a").unwrap().updated_at, 7);
+        assert_eq!(figure_of(&state, "a"), 2.0);
+        assert_eq!(state.view.snapshot.get("a").unwrap().updated_at, 7);
         assert_eq!(state.last_event_id, Some(eid("ep1", 12)));
     }
 
     #[test]
     fn series_updates_append_within_the_window() {
-        let mut state = live_with(vec![Widget::new(
-            id("cpu"),
-            None,
-            series(&[(1, 1.0), (2, 2.0)]),
-            2,
-        )]);
+        let mut state = live_with(vec![widget("cpu", series(&[(1, 1.0), (2, 2.0)]), 2)]);
         state.apply(received(
             update("cpu", series(&[(3, 3.0), (4, 4.0)]), 4),
             Some(eid("ep1", 11)),
@@ -356,7 +399,7 @@ mod tests {
 
     #[test]
     fn replayed_events_are_not_applied_twice() {
-        let mut state = live_with(vec![Widget::new(id("cpu"), None, series(&[(1, 1.0)]), 1)]);
+        let mut state = live_with(vec![widget("cpu", series(&[(1, 1.0)]), 1)]);
         // Already folded into init's snapshot (last id 10).
         state.apply(received(
             update("cpu", series(&[(1, 1.0)]), 1),
@@ -387,45 +430,44 @@ mod tests {
     fn events_without_an_id_are_applied() {
         let mut state = live_with(vec![]);
         state.apply(received(update("a", number(1.0), 1), None));
-        assert_eq!(value_of(&state, "a"), number(1.0));
+        assert_eq!(figure_of(&state, "a"), 1.0);
         assert_eq!(state.last_event_id, Some(eid("ep1", 10)));
     }
 
     #[test]
     fn remove_deletes_the_widget() {
         let mut state = live_with(vec![
-            Widget::new(id("a"), None, number(1.0), 1),
-            Widget::new(id("b"), None, number(2.0), 1),
+            widget("a", number(1.0), 1),
+            widget("b", number(2.0), 1),
         ]);
         state.apply(received(
             ServerEvent::Remove(Remove { id: id("a") }),
             Some(eid("ep1", 11)),
         ));
-        assert!(state.snapshot.get("a").is_none());
-        assert_eq!(state.snapshot.widgets.len(), 1);
+        assert!(state.view.snapshot.get("a").is_none());
+        assert_eq!(state.view.snapshot.widgets.len(), 1);
     }
 
     #[test]
     fn reset_replaces_everything_from_another_epoch() {
-        let mut state = live_with(vec![Widget::new(id("old"), None, number(1.0), 1)]);
+        let mut state = live_with(vec![widget("old", number(1.0), 1)]);
         let gauge = WidgetValue::Gauge(Gauge {
             value: 3.0,
             min: 0.0,
             max: 10.0,
             unit: None,
+            thresholds: None,
         });
         state.apply(received(
             ServerEvent::Reset(Reset {
                 epoch: "ep2".to_owned(),
                 last_event_id: Some(eid("ep2", 4)),
-                snapshot: Snapshot {
-                    widgets: vec![Widget::new(id("new"), None, gauge, 9)],
-                },
+                view: view_of(vec![widget("new", gauge, 9)]),
             }),
             None,
         ));
-        assert!(state.snapshot.get("old").is_none());
-        assert!(state.snapshot.get("new").is_some());
+        assert!(state.view.snapshot.get("old").is_none());
+        assert!(state.view.snapshot.get("new").is_some());
         assert_eq!(state.epoch.as_deref(), Some("ep2"));
         assert_eq!(state.last_event_id, Some(eid("ep2", 4)));
         // Reset keeps the heartbeat interval from init.
@@ -478,7 +520,7 @@ mod tests {
 
     #[test]
     fn a_resumed_stream_may_start_with_replayed_updates() {
-        let mut state = live_with(vec![Widget::new(id("cpu"), None, series(&[(1, 1.0)]), 1)]);
+        let mut state = live_with(vec![widget("cpu", series(&[(1, 1.0)]), 1)]);
         state.apply(retry(1, 2_000.0));
         // The server replays 11 and 12 with their original ids; no init.
         state.apply(received(
@@ -514,9 +556,7 @@ mod tests {
             ServerEvent::Reset(Reset {
                 epoch: "ep2".to_owned(),
                 last_event_id: Some(eid("ep2", 3)),
-                snapshot: Snapshot {
-                    widgets: vec![Widget::new(id("b"), None, number(2.0), 1)],
-                },
+                view: view_of(vec![widget("b", number(2.0), 1)]),
             }),
             Some(eid("ep2", 3)),
         ));
@@ -526,9 +566,9 @@ mod tests {
         assert_eq!(state.last_event_id, Some(eid("ep2", 3)));
         // The new epoch's ids continue from the reset's.
         state.apply(received(update("b", number(3.0), 2), Some(eid("ep2", 3))));
-        assert_eq!(value_of(&state, "b"), number(2.0));
+        assert_eq!(figure_of(&state, "b"), 2.0);
         state.apply(received(update("b", number(3.0), 2), Some(eid("ep2", 4))));
-        assert_eq!(value_of(&state, "b"), number(3.0));
+        assert_eq!(figure_of(&state, "b"), 3.0);
     }
 
     #[test]
@@ -584,6 +624,47 @@ mod tests {
             .reduce(received(init("e", None, vec![]), None));
         assert!(!Rc::ptr_eq(&state, &next));
         assert_eq!(next.connection, ConnectionState::Live);
+    }
+
+    #[test]
+    fn switching_dashboards_starts_over_but_keeps_the_menu() {
+        let menu = vec![protocol::DashboardSpec {
+            name: id("ops"),
+            title: None,
+            widgets: vec![],
+            unsorted: true,
+        }];
+        let mut state = DashboardState::default();
+        state.apply(received(
+            ServerEvent::Init(Init {
+                protocol_version: protocol::PROTOCOL_VERSION,
+                epoch: "ep1".to_owned(),
+                last_event_id: Some(eid("ep1", 10)),
+                heartbeat_ms: 1_000,
+                view: View {
+                    dashboards: menu.clone(),
+                    dashboard: Some("ops".to_owned()),
+                    snapshot: Snapshot {
+                        widgets: vec![widget("a", number(1.0), 1)],
+                    },
+                },
+            }),
+            None,
+        ));
+        state.apply(Action::Network { online: false });
+        state.clock_offset_ms = 250.0;
+
+        assert!(state.apply(Action::Switched));
+        assert!(!state.has_snapshot());
+        assert_eq!(state.connection, ConnectionState::Connecting);
+        assert_eq!(state.last_event_id, None);
+        assert_eq!(state.view.snapshot, Snapshot::default());
+        assert_eq!(state.view.dashboard, None);
+        assert_eq!(state.view.dashboards, menu);
+        assert!(state.offline);
+        assert_eq!(state.clock_offset_ms, 250.0);
+        // The first stream of a tab switches from nothing: no re-render.
+        assert!(!DashboardState::default().apply(Action::Switched));
     }
 
     #[test]

@@ -20,6 +20,12 @@
 //! missed (or sends a `reset` when it cannot), so no update is lost or applied
 //! twice. The very first one, with no id yet, gets an `init`.
 //!
+//! Dashboards: the stream is narrowed to the dashboard on screen
+//! (`?dashboard=<name>`, empty for the default one). Moving to another
+//! dashboard is another filter, so ids of the old one mean nothing there: the
+//! supervisor is replaced, the state cleared, and the new stream starts
+//! without an id (with an `init`).
+//!
 //! Never two at a time: the old EventSource is closed before a new one opens
 //! (and, as dropping any clone of a gloo-net EventSource closes it, the only
 //! handle lives in [`Supervisor::source`]); a generation counter silences the
@@ -58,18 +64,23 @@ pub fn use_dashboard() -> Store {
     use_context::<Store>().expect("use_dashboard() needs an <EventStream> ancestor")
 }
 
-/// The stream's URL: plain for a first connection (the server starts it with
-/// `init`), else resuming after `resume_from`. Event ids are checked to be
-/// `<letters and digits>-<digits>` when parsed, so they need no escaping.
-pub fn events_url(resume_from: Option<&EventId>) -> String {
+/// The stream's URL for `dashboard` (empty: the default one): without an id
+/// for a first connection (the server starts it with `init`), else resuming
+/// after `resume_from`. Event ids are checked to be `<letters and
+/// digits>-<digits>` when parsed, so they need no escaping; the dashboard's
+/// name comes from the address bar, so it does.
+pub fn events_url(dashboard: &str, resume_from: Option<&EventId>) -> String {
+    let dashboard = urlencoding::encode(dashboard);
     match resume_from {
-        Some(id) => format!("{EVENTS_URL}?last_event_id={id}"),
-        None => EVENTS_URL.to_owned(),
+        Some(id) => format!("{EVENTS_URL}?dashboard={dashboard}&last_event_id={id}"),
+        None => format!("{EVENTS_URL}?dashboard={dashboard}"),
     }
 }
 
 #[derive(Properties, PartialEq)]
 pub struct EventStreamProps {
+    /// The dashboard to stream (`?dashboard=`; empty for the default one).
+    pub dashboard: AttrValue,
     #[prop_or_default]
     pub children: Html,
 }
@@ -90,9 +101,11 @@ pub fn EventStream(props: &EventStreamProps) -> Html {
         });
     }
     {
+        // One supervisor per dashboard: on a switch the old one is stopped
+        // (its EventSource closed) before the new one opens its own.
         let dispatcher = store.dispatcher();
-        use_effect_with((), move |_| {
-            let supervisor = Supervisor::start(dispatcher, resume_from);
+        use_effect_with(props.dashboard.clone(), move |dashboard| {
+            let supervisor = Supervisor::start(dispatcher, resume_from, dashboard.clone());
             move || supervisor.stop()
         });
     }
@@ -108,6 +121,8 @@ struct Supervisor {
     dispatch: UseReducerDispatcher<DashboardState>,
     /// The last event id the reducer applied (kept current by [`EventStream`]).
     resume_from: Rc<RefCell<Option<EventId>>>,
+    /// The `?dashboard=` of every connection this supervisor makes.
+    dashboard: AttrValue,
     /// The one EventSource. Dropping (any clone of) it closes it, so it lives here.
     source: RefCell<Option<EventSource>>,
     /// Bumped on every (re)connect, close and stop: a reader task or pending
@@ -131,10 +146,17 @@ impl Supervisor {
     fn start(
         dispatch: UseReducerDispatcher<DashboardState>,
         resume_from: Rc<RefCell<Option<EventId>>>,
+        dashboard: AttrValue,
     ) -> SupervisorHandle {
+        // A new dashboard starts from scratch: the ids applied so far belong
+        // to another filter. Cleared here, not by the effect that copies the
+        // store's id, which only runs after the next render.
+        *resume_from.borrow_mut() = None;
+        dispatch.dispatch(Action::Switched);
         let supervisor = Rc::new(Supervisor {
             dispatch,
             resume_from,
+            dashboard,
             source: RefCell::new(None),
             generation: Cell::new(0),
             backoff: RefCell::new(Backoff::default()),
@@ -178,7 +200,7 @@ impl Supervisor {
         let generation = self.generation.get();
         self.last_seen_ms.set(now_ms());
 
-        let url = events_url(self.resume_from.borrow().as_ref());
+        let url = events_url(&self.dashboard, self.resume_from.borrow().as_ref());
         let mut source = match EventSource::new(&url) {
             Ok(source) => source,
             Err(err) => {
@@ -468,11 +490,23 @@ mod tests {
 
     #[test]
     fn first_stream_asks_for_init_later_ones_resume() {
-        assert_eq!(events_url(None), "/api/events");
+        assert_eq!(events_url("", None), "/api/events?dashboard=");
         let id: EventId = "73d2734ac365ce15-31".parse().unwrap();
         assert_eq!(
-            events_url(Some(&id)),
-            "/api/events?last_event_id=73d2734ac365ce15-31"
+            events_url("ops", Some(&id)),
+            "/api/events?dashboard=ops&last_event_id=73d2734ac365ce15-31"
+        );
+    }
+
+    #[test]
+    fn dashboard_names_from_the_address_bar_are_escaped() {
+        assert_eq!(
+            events_url("a b&c=d", None),
+            "/api/events?dashboard=a%20b%26c%3Dd"
+        );
+        assert_eq!(
+            events_url("host.cpu-1_x", None),
+            "/api/events?dashboard=host.cpu-1_x"
         );
     }
 }

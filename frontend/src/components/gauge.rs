@@ -1,8 +1,8 @@
 use protocol::Gauge;
 use yew::prelude::*;
 
-use crate::chart::{self, Level, GAUGE_START_DEG, GAUGE_SWEEP_DEG};
-use crate::format;
+use crate::chart::{self, GAUGE_START_DEG, GAUGE_SWEEP_DEG};
+use crate::{format, level};
 
 #[derive(Properties, PartialEq)]
 pub struct GaugeProps {
@@ -12,31 +12,47 @@ pub struct GaugeProps {
 const CX: f64 = 100.0;
 const CY: f64 = 100.0;
 const R: f64 = 80.0;
+/// The threshold zones run just outside the track, like the red sector of a
+/// rev counter.
+const ZONE_R: f64 = 93.0;
 
-/// A 240° dial: the track, the filled part coloured by how full it is, the value
-/// in the middle and the range under it.
+/// A 240° dial: the track with its warn/critical zones, the filled part in the
+/// colour of the value's level, the value in the middle and the range under it.
 #[function_component]
 pub fn GaugeView(props: &GaugeProps) -> Html {
+    let gauge = &props.gauge;
     let Gauge {
-        value,
-        min,
-        max,
-        unit,
-    } = &props.gauge;
-    let unit = unit.as_deref();
+        value, min, max, ..
+    } = gauge;
+    let unit = gauge.unit.as_deref();
     let (figure, free_unit) = format::value_parts(*value, unit);
+    // Drawn clamped to the dial; the figure says the real value.
     let ratio = chart::ratio(*value, *min, *max);
-    let level = Level::of(ratio);
+    let level = level::of_gauge(gauge);
     let track = chart::arc_path(CX, CY, R, GAUGE_START_DEG, GAUGE_SWEEP_DEG);
     let fill = chart::arc_path(CX, CY, R, GAUGE_START_DEG, GAUGE_SWEEP_DEG * ratio);
+    let zones = gauge
+        .thresholds
+        .map(|thresholds| chart::threshold_zones(&thresholds, *min, *max))
+        .unwrap_or_default();
     // For a percentage the value says it all; otherwise tell how full it is.
     let caption = (unit != Some("%"))
         .then(|| format!("{:.0} % of {}", ratio * 100.0, format::value(*max, unit)));
     html! {
-        <div class={classes!("gauge", format!("gauge--{}", level.class()))}>
+        <div class={classes!("gauge", format!("level--{}", level::class(level)))}>
             <div class="gauge-dial">
                 <svg class="gauge-svg" viewBox="0 0 200 150" role="img"
                     aria-label={format!("{:.0} percent", ratio * 100.0)}>
+                    { for zones.iter().map(|zone| {
+                        let start = GAUGE_START_DEG + GAUGE_SWEEP_DEG * zone.from;
+                        let sweep = GAUGE_SWEEP_DEG * (zone.to - zone.from);
+                        html! {
+                            <path
+                                class={classes!("gauge-zone", format!("level--{}", level::class(zone.level)))}
+                                d={chart::arc_path(CX, CY, ZONE_R, start, sweep)}
+                            />
+                        }
+                    }) }
                     <path class="gauge-track" d={track} />
                     if !fill.is_empty() {
                         <path class="gauge-fill" d={fill} />

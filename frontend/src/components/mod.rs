@@ -1,11 +1,15 @@
 //! The views. Each widget kind has its own file; [`widget::WidgetCard`] picks
-//! the right one, [`dashboard::Dashboard`] lays the cards out.
+//! the right one, [`dashboard::Dashboard`] lays the cards out, [`nav`] is the
+//! dashboard menu.
 
 pub mod badge;
 pub mod clock;
 pub mod dashboard;
 pub mod gauge;
 pub mod list;
+pub mod log;
+pub mod nav;
+pub mod not_found;
 pub mod number;
 pub mod series;
 pub mod status;

@@ -1,37 +1,52 @@
 use protocol::Number;
 use yew::prelude::*;
 
-use crate::format;
+use crate::{chart, format, level};
 
 #[derive(Properties, PartialEq)]
 pub struct NumberProps {
     pub number: Number,
 }
 
-/// A big figure, with an arrow and the change since the previous value.
+/// The sparkline's drawing box; the SVG stretches to the card's width.
+const SPARK_WIDTH: f64 = 200.0;
+const SPARK_HEIGHT: f64 = 40.0;
+
+/// A big figure (coloured by its thresholds, if it has any), an arrow and the
+/// change since the previous value, and a sparkline of the recent values.
+///
+/// DOM contract: `data-testid="widget-value"` (the figure), `number-delta`
+/// (arrow and change, once there is a previous value), `sparkline` (the SVG,
+/// from two recent values on).
 #[function_component]
 pub fn NumberView(props: &NumberProps) -> Html {
-    let Number {
-        value,
-        unit,
-        previous,
-    } = &props.number;
-    let unit = unit.as_deref();
-    let (figure, free_unit) = format::value_parts(*value, unit);
-    let delta = previous.and_then(|previous| format::delta(*value, previous, unit));
+    let number = &props.number;
+    let unit = number.unit.as_deref();
+    let (figure, free_unit) = format::value_parts(number.value, unit);
+    let delta = number
+        .previous
+        .and_then(|previous| format::delta(number.value, previous, unit));
+    let level = level::of_number(number).map(|level| format!("level--{}", level::class(level)));
+    let spark = chart::sparkline(&number.recent, SPARK_WIDTH, SPARK_HEIGHT);
     html! {
         <div class="number">
-            <div class="big-value" data-testid="widget-value">
+            <div class={classes!("big-value", level)} data-testid="widget-value">
                 { figure }
                 if let Some(unit) = free_unit {
                     <span class="unit">{ " " }{ unit }</span>
                 }
             </div>
             if let Some((trend, change)) = delta {
-                <div class={classes!("delta", format!("delta--{}", trend.class()))}>
+                <div class={classes!("delta", format!("delta--{}", trend.class()))} data-testid="number-delta">
                     <span class="delta-arrow" aria-hidden="true">{ trend.arrow() }</span>
                     { change }
                 </div>
+            }
+            if let Some(path) = spark {
+                <svg class="sparkline" viewBox={format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}")}
+                    preserveAspectRatio="none" aria-hidden="true" data-testid="sparkline">
+                    <path d={path} />
+                </svg>
             }
         </div>
     }

@@ -10,14 +10,15 @@ pub struct SeriesProps {
 }
 
 /// The chart's drawing box. The SVG stretches to the card (the strokes keep
-/// their width with `vector-effect`), labels are HTML around it.
+/// their width with `vector-effect`), labels are HTML around it, placed by
+/// percentage so they stay crisp whatever the card's shape.
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 180.0;
 /// Distinct line colours (CSS classes `series-0` … `series-5`), reused in turn.
 const PALETTE: usize = 6;
 
 /// A line chart: the latest value of the first line in big, every line on
-/// shared axes, the y range, a time axis and a legend with each line's latest value.
+/// shared axes with value and time ticks, and a legend with each line's latest value.
 #[function_component]
 pub fn SeriesView(props: &SeriesProps) -> Html {
     let series = &props.series;
@@ -40,10 +41,17 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
             </div>
         };
     };
-    let span = plot.t_max - plot.t_min;
     let single = plot.lines.len() == 1;
     let view_box = format!("0 0 {WIDTH} {HEIGHT}");
-    let gridlines = [0.0, 0.5, 1.0].map(|f| format!("M0 {y:.1}H{WIDTH}", y = HEIGHT * f));
+    let gridlines = plot
+        .y_ticks
+        .iter()
+        .map(|tick| format!("M0 {y:.1}H{WIDTH}", y = HEIGHT * tick.at))
+        .chain(
+            plot.t_ticks
+                .iter()
+                .map(|tick| format!("M{x:.1} 0V{HEIGHT}", x = WIDTH * tick.at)),
+        );
 
     html! {
         <div class="series">
@@ -57,7 +65,7 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
             </div>
             <div class="series-chart">
                 <svg class="series-svg" viewBox={view_box} preserveAspectRatio="none" aria-hidden="true">
-                    { for gridlines.into_iter().map(|d| html! { <path class="series-grid" d={d} /> }) }
+                    { for gridlines.map(|d| html! { <path class="series-grid" d={d} /> }) }
                     { for plot.lines.iter().enumerate().map(|(i, line)| {
                         let colour = format!("series-{}", i % PALETTE);
                         html! {
@@ -71,13 +79,18 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
                         }
                     }) }
                 </svg>
-                <span class="series-y series-y--max">{ format::axis(plot.y_max, unit) }</span>
-                <span class="series-y series-y--min">{ format::axis(plot.y_min, unit) }</span>
+                { for plot.y_ticks.iter().map(|tick| html! {
+                    <span class="series-y" style={format!("top: {:.2}%", tick.at * 100.0)}>
+                        { format::axis(tick.value, unit) }
+                    </span>
+                }) }
             </div>
             <div class="series-time">
-                <span>{ format::time_offset(span) }</span>
-                <span>{ format::time_offset(span / 2) }</span>
-                <span>{ format::time_offset(0) }</span>
+                { for plot.t_ticks.iter().map(|tick| html! {
+                    <span style={format!("left: {:.2}%", tick.at * 100.0)}>
+                        { format::time_offset(tick.value) }
+                    </span>
+                }) }
             </div>
             <ul class="legend">
                 { for series.lines.iter().enumerate().map(|(i, line)| html! {

@@ -1,15 +1,19 @@
-use protocol::{Status, StatusLevel, Widget, WidgetValue};
+use protocol::{Size, StatusLevel, Widget, WidgetKind, WidgetSpec, WidgetValue};
 use yew::prelude::*;
 
 use super::{
-    gauge::GaugeView, list::ListView, number::NumberView, series::SeriesView, status::StatusView,
-    text::TextView, unknown::UnknownView,
+    gauge::GaugeView, list::ListView, log::LogView, number::NumberView, series::SeriesView,
+    status::StatusView, text::TextView, unknown::UnknownView,
 };
-use crate::format;
+use crate::freshness::freshness;
+use crate::level;
 
 #[derive(Properties, PartialEq)]
 pub struct WidgetCardProps {
+    /// The value, with its dashboard's declared defaults already filled in.
     pub widget: Widget,
+    /// Grid cells it spans.
+    pub size: Size,
     /// "Now" on the server's clock, for the widget's age.
     pub server_now_ms: f64,
 }
@@ -17,19 +21,20 @@ pub struct WidgetCardProps {
 /// One card of the grid: title, age when it is not fresh, and the body for the
 /// widget's kind.
 ///
-/// DOM contract: `data-widget-id`, `data-kind`, and inside, the main value in
-/// an element with `data-testid="widget-value"` (rendered by each kind's view).
+/// DOM contract (the end-to-end tests rely on it):
+/// - `data-widget-id`, `data-kind` (the wire name, or `unknown`);
+/// - inside, the main value in an element with `data-testid="widget-value"`
+///   (rendered by each kind's view);
+/// - `data-stale="true"` once the value is older than its `expect_every`
+///   (absent while fresh), with "updated 5m ago" in `data-testid="widget-age"`;
+/// - `data-level` = `ok` | `warn` | `critical` | `unknown` for a status, and
+///   for a number or gauge that has thresholds.
 #[function_component]
 pub fn WidgetCard(props: &WidgetCardProps) -> Html {
     let widget = &props.widget;
     let kind = kind_name(&widget.value);
-    let title = widget
-        .title
-        .clone()
-        .unwrap_or_else(|| widget.id.to_string());
-    let age_s = (props.server_now_ms - widget.updated_at as f64) / 1000.0;
-    let age = format::age(age_s);
-    let fresh = age_s < 5.0;
+    let fresh = freshness(widget.updated_at, widget.expect_every, props.server_now_ms);
+    let level = level::of_value(&widget.value);
 
     let body = match &widget.value {
         WidgetValue::Number(number) => html! { <NumberView number={number.clone()} /> },
@@ -38,6 +43,7 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
         WidgetValue::List(list) => html! { <ListView list={list.clone()} /> },
         WidgetValue::Status(status) => html! { <StatusView status={status.clone()} /> },
         WidgetValue::Text(text) => html! { <TextView text={text.clone()} /> },
+        WidgetValue::Log(log) => html! { <LogView log={log.clone()} /> },
         WidgetValue::Unknown => html! { <UnknownView /> },
     };
 
@@ -46,16 +52,21 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
             class={classes!(
                 "card",
                 format!("card--{kind}"),
-                is_wide(&widget.value).then_some("card--wide"),
-                alert_class(&widget.value),
+                size_classes(props.size),
+                alert_class(level),
+                fresh.stale.then_some("card--stale"),
             )}
             data-widget-id={widget.id.to_string()}
             data-kind={kind}
+            data-stale={fresh.stale.then_some("true")}
+            data-level={level.map(level::class)}
         >
             <header class="card-head">
-                <h2 class="card-title" title={widget.id.to_string()}>{ title }</h2>
-                if !fresh {
-                    <span class="card-age" title="last update">{ age }</span>
+                <h2 class="card-title" title={widget.id.to_string()}>
+                    { widget.title.clone().unwrap_or_else(|| widget.id.to_string()) }
+                </h2>
+                if let Some(age) = fresh.age {
+                    <span class="card-age" data-testid="widget-age" title="last update">{ age }</span>
                 }
             </header>
             <div class="card-body">{ body }</div>
@@ -63,37 +74,59 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct WaitingCardProps {
+    pub spec: WidgetSpec,
+}
+
+/// A declared widget nothing was published to yet: it keeps its place (and
+/// size) in the layout, so the dashboard does not reflow when data arrives.
+///
+/// DOM contract: `data-widget-id`, `data-empty="true"`, and `data-kind` when
+/// the declaration names a kind.
+#[function_component]
+pub fn WaitingCard(props: &WaitingCardProps) -> Html {
+    let spec = &props.spec;
+    html! {
+        <article
+            class={classes!("card", "card--waiting", size_classes(spec.size))}
+            data-widget-id={spec.id.to_string()}
+            data-kind={spec.kind.map(WidgetKind::as_str)}
+            data-empty="true"
+        >
+            <header class="card-head">
+                <h2 class="card-title" title={spec.id.to_string()}>
+                    { spec.title.clone().unwrap_or_else(|| spec.id.to_string()) }
+                </h2>
+            </header>
+            <div class="card-body">
+                <p class="waiting">{ "Waiting for data" }</p>
+            </div>
+        </article>
+    }
+}
+
 /// The kind's wire name, as in the `kind` field (and `data-kind`).
 pub fn kind_name(value: &WidgetValue) -> &'static str {
-    match value {
-        WidgetValue::Number(_) => "number",
-        WidgetValue::Gauge(_) => "gauge",
-        WidgetValue::Series(_) => "series",
-        WidgetValue::List(_) => "list",
-        WidgetValue::Status(_) => "status",
-        WidgetValue::Text(_) => "text",
-        WidgetValue::Unknown => "unknown",
-    }
+    value.kind().map_or("unknown", WidgetKind::as_str)
 }
 
-/// A failing status outlines its whole card, so it is seen from across the room.
-fn alert_class(value: &WidgetValue) -> Option<&'static str> {
-    match value {
-        WidgetValue::Status(Status {
-            level: StatusLevel::Critical,
-            ..
-        }) => Some("card--alert-critical"),
-        WidgetValue::Status(Status {
-            level: StatusLevel::Warn,
-            ..
-        }) => Some("card--alert-warn"),
-        _ => None,
-    }
+/// `card--w2` … `card--w4`, `card--h2` … `card--h4`: the grid spans (1 is the
+/// grid's default and needs no class).
+fn size_classes(Size(cols, rows): Size) -> Classes {
+    classes!(
+        (cols > 1).then(|| format!("card--w{cols}")),
+        (rows > 1).then(|| format!("card--h{rows}")),
+    )
 }
 
-/// Charts need room: they span two grid columns (one on a phone).
-fn is_wide(value: &WidgetValue) -> bool {
-    matches!(value, WidgetValue::Series(_))
+/// A value in trouble outlines its whole card, so it is seen from across the room.
+fn alert_class(level: Option<StatusLevel>) -> Option<&'static str> {
+    match level? {
+        StatusLevel::Critical => Some("card--alert-critical"),
+        StatusLevel::Warn => Some("card--alert-warn"),
+        StatusLevel::Ok | StatusLevel::Unknown => None,
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +143,7 @@ mod tests {
             r#"{"kind":"list","rows":[]}"#,
             r#"{"kind":"status","level":"ok"}"#,
             r#"{"kind":"text","text":"hi"}"#,
+            r#"{"kind":"log","lines":[]}"#,
             r#"{"kind":"hologram","depth":3}"#,
         ] {
             let value: WidgetValue = serde_json::from_str(json).unwrap();
