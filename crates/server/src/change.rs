@@ -40,13 +40,17 @@ pub struct Omitted {
 /// A change that parsed but cannot apply to the widget as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
+    /// Which of the changes published together (0 for a single publish).
+    pub item: usize,
     pub field: &'static str,
     pub problem: String,
 }
 
 impl Change {
     /// Takes the settings the publisher left out from `current`, the value the
-    /// widget has before this change, and checks the result still holds.
+    /// widget has before this change, and checks the result still holds. The
+    /// points or lines of the update are trimmed to the bound that applies, so
+    /// the update viewers get says exactly what the widget keeps.
     pub fn fill_from(&mut self, current: Option<&WidgetValue>) -> Result<(), Conflict> {
         let o = self.omitted;
         match (&mut self.update.value, current) {
@@ -70,6 +74,7 @@ impl Change {
                     .count();
                 if old.lines.len() + added > limits::SERIES_LINES {
                     return Err(Conflict {
+                        item: 0,
                         field: "lines",
                         problem: format!(
                             "the series would have more than {} lines (it has {})",
@@ -84,9 +89,15 @@ impl Change {
             }
             _ => {}
         }
+        match &mut self.update.value {
+            WidgetValue::Series(series) => series.trim(),
+            WidgetValue::Log(log) => log.trim(),
+            _ => {}
+        }
         if let WidgetValue::Gauge(gauge) = &self.update.value {
             if gauge.max <= gauge.min {
                 return Err(Conflict {
+                    item: 0,
                     field: "max",
                     problem: format!(
                         "must be greater than `min` ({}; the widget's, if not given)",

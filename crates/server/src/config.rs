@@ -199,7 +199,16 @@ impl Config {
                 args.push(format!("--{long}={value}").into());
             }
         }
-        let matches = command.try_get_matches_from(&args)?;
+        // Flags and env parsed above, so an error now is a value from the file.
+        let matches = command.try_get_matches_from(&args).map_err(|error| {
+            let error = error.render().to_string();
+            let first_line = error.lines().next().unwrap_or_default();
+            ConfigError::File(format!(
+                "config file {}: {}",
+                path.display(),
+                first_line.trim_start_matches("error: ")
+            ))
+        })?;
         let mut config = Config::from_arg_matches(&matches)?;
         config.dashboards = dashboards;
         Ok(config)

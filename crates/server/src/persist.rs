@@ -56,6 +56,11 @@ impl StateStore {
     pub fn load(&self) -> Loaded {
         let problem = match std::fs::read(&self.path) {
             Ok(bytes) => match serde_json::from_slice::<StateFile>(&bytes) {
+                Ok(file) if file.widgets.iter().any(|w| w.value.kind().is_none()) => {
+                    // Saving it back would turn those widgets into empty ones.
+                    "it holds a widget kind this build does not know (from a newer Pulseboard?)"
+                        .to_owned()
+                }
                 Ok(file) if file.version == FORMAT_VERSION => {
                     tracing::info!(path = %self.path.display(), widgets = file.widgets.len(), "state loaded");
                     return Loaded {
@@ -207,6 +212,7 @@ mod tests {
             &b"{\"version\":1,\"widg"[..],
             b"\xff\xfe",
             br#"{"version":99,"saved_at":0,"widgets":[]}"#,
+            br#"{"version":1,"saved_at":0,"widgets":[{"id":"a","value":{"kind":"hologram"},"updated_at":1}]}"#,
         ] {
             std::fs::write(&path, corrupt).unwrap();
             let store = StateStore::new(&path);

@@ -25,11 +25,13 @@ impl Store {
         }
         // The value a widget will hold, for ids that come again in `changes`.
         let mut pending: HashMap<WidgetId, WidgetValue> = HashMap::new();
-        for change in changes.iter_mut() {
+        for (item, change) in changes.iter_mut().enumerate() {
             let earlier = pending.remove(&change.update.id);
             let stored = self.widgets.get(&change.update.id).map(|w| &w.value);
             let current = earlier.as_ref().or(stored);
-            change.fill_from(current)?;
+            change
+                .fill_from(current)
+                .map_err(|conflict| Conflict { item, ..conflict })?;
             let update = &mut change.update;
             if let Some(current) = current {
                 update.value.complete_from(current);

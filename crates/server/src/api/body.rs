@@ -9,6 +9,8 @@
 //! (see [`infer_kind`]). Settings a body leaves out (a unit, a gauge's range,
 //! a series' window) keep the widget's current ones: see [`crate::change`].
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use indexmap::IndexMap;
 use protocol::{
@@ -105,6 +107,9 @@ pub fn parse_batch(
         )
         .into_api_error(""));
     }
+    // An item's current kind is the one an earlier item gave the widget, so a
+    // batch does what its updates would do one by one.
+    let mut kinds_so_far: HashMap<WidgetId, WidgetKind> = HashMap::new();
     batch
         .updates
         .into_iter()
@@ -124,8 +129,15 @@ pub fn parse_batch(
                 }
                 None => return Err(FieldError::new("id", "is required").into_api_error(&prefix)),
             };
+            let mut hints = hints(&id);
+            if let Some(kind) = kinds_so_far.get(&id) {
+                hints.current = Some(*kind);
+            }
             let publication =
-                publication(fields, hints(&id), now).map_err(|e| e.into_api_error(&prefix))?;
+                publication(fields, hints, now).map_err(|e| e.into_api_error(&prefix))?;
+            if let Some(kind) = publication.value.kind() {
+                kinds_so_far.insert(id.clone(), kind);
+            }
             Ok((id, publication))
         })
         .collect()
@@ -197,6 +209,8 @@ fn publication(
     hints: KindHints,
     now: i64,
 ) -> Result<Publication, FieldError> {
+    // A field set to null is a field left out, for every rule below.
+    fields.retain(|_, value| !value.is_null());
     let explicit: Option<String> = take(&mut fields, "kind")?;
     let title: Option<String> = take(&mut fields, "title")?;
     let expect_every: Option<u32> = take(&mut fields, "expect_every")?;
@@ -562,7 +576,13 @@ impl SeriesBody {
                         ),
                     ));
                 }
-                check_len(&field, &points, 1, window)?;
+                // Without `window`, the widget's own applies; the hub trims to it.
+                let most = if omitted.window {
+                    limits::SERIES_WINDOW
+                } else {
+                    window
+                };
+                check_len(&field, &points, 1, most)?;
                 let points = points
                     .into_iter()
                     .enumerate()
@@ -766,7 +786,13 @@ impl LogBody {
                 ))
             }
         };
-        check_len(field, &texts, 1, max_lines)?;
+        // Without `max_lines`, the widget's own applies; the hub trims to it.
+        let most = if omitted.max_lines {
+            limits::LOG_LINES
+        } else {
+            max_lines
+        };
+        check_len(field, &texts, 1, most)?;
         let lines = texts
             .into_iter()
             .enumerate()

@@ -73,7 +73,7 @@ pub async fn publish(
     let publication = body::parse_publication(&body, hub.kind_hints(&id), now)?;
     let event_id = hub
         .publish(publication.into_change(id.clone(), now))
-        .map_err(refused)?;
+        .map_err(|e| refused(e, ""))?;
     Ok(HttpResponse::Ok().json(Accepted {
         widget: id,
         event_id: event_id.to_string(),
@@ -107,7 +107,9 @@ pub async fn publish_batch(
         .into_iter()
         .map(|(id, publication): (WidgetId, Publication)| publication.into_change(id, now))
         .collect();
-    let event_ids = hub.publish_all(changes).map_err(refused)?;
+    let event_ids = hub
+        .publish_all(changes)
+        .map_err(|e| refused(e, "updates[{item}]."))?;
     Ok(HttpResponse::Ok().json(BatchAccepted {
         event_ids: event_ids.iter().map(EventId::to_string).collect(),
     }))
@@ -159,7 +161,7 @@ pub async fn delete(
     let id = parse_id(id.into_inner())?;
     let event_id = hub
         .remove(&id)
-        .map_err(refused)?
+        .map_err(|e| refused(e, ""))?
         .ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Ok().json(Accepted {
         widget: id,
@@ -180,8 +182,9 @@ fn not_found(id: &WidgetId) -> ApiError {
     )
 }
 
-/// Why the hub refused a change that parsed.
-fn refused(error: HubError) -> ApiError {
+/// Why the hub refused a change that parsed. `item_prefix` names a batch
+/// item in messages (`{item}` is replaced by its index).
+fn refused(error: HubError, item_prefix: &str) -> ApiError {
     match error {
         HubError::NonFinite(field) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -191,7 +194,12 @@ fn refused(error: HubError) -> ApiError {
         HubError::Conflict(conflict) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_value",
-            format!("`{}`: {}", conflict.field, conflict.problem),
+            format!(
+                "`{}{}`: {}",
+                item_prefix.replace("{item}", &conflict.item.to_string()),
+                conflict.field,
+                conflict.problem
+            ),
         ),
         HubError::TooManyWidgets(max) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

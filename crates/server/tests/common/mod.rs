@@ -365,3 +365,210 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// The publish API over HTTP (api.rs, dashboards.rs, persistence.rs).
+// ---------------------------------------------------------------------------
+
+/// [`test_config`] with one known publish token, [`process::TOKEN`].
+pub fn api_config() -> Config {
+    let mut config = test_config();
+    config.publish_tokens = vec![process::TOKEN.to_owned()];
+    config
+}
+
+/// A JSON answer: its status and its body (`Null` if the body is not JSON).
+pub type Answer = (u16, serde_json::Value);
+
+/// Sends a request, failing if it is not answered within `SOON`.
+pub async fn send(request: reqwest::RequestBuilder) -> Answer {
+    let response = tokio::time::timeout(SOON, request.send())
+        .await
+        .expect("answered within SOON")
+        .expect("request succeeds");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("response body");
+    let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// `method base/path` with `Authorization: Bearer <token>` if a token is given,
+/// and `body` as the raw request body if given.
+pub async fn call(
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Answer {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.body(body);
+    }
+    send(request).await
+}
+
+/// Asserts an API error: the status, and a body that is exactly
+/// `{"error": code, "message": ...}` with a message mentioning each of `mentions`.
+#[track_caller]
+pub fn assert_api_error(answer: &Answer, status: u16, code: &str, mentions: &[&str]) {
+    if let Some(problem) = api_error_problem(answer, status, code, mentions) {
+        panic!("{problem}");
+    }
+}
+
+/// What is wrong with `answer` as the API error [`assert_api_error`] expects,
+/// if anything (for tables of cases that report every failure at once).
+pub fn api_error_problem(
+    answer: &Answer,
+    status: u16,
+    code: &str,
+    mentions: &[&str],
+) -> Option<String> {
+    let (got_status, body) = answer;
+    if *got_status != status {
+        return Some(format!("status {got_status}, expected {status}: {body}"));
+    }
+    let Some(fields) = body.as_object() else {
+        return Some(format!("error body is not a JSON object: {body}"));
+    };
+    let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    if keys != ["error", "message"] {
+        return Some(format!(
+            "error body is not exactly {{error, message}}: {body}"
+        ));
+    }
+    if body["error"] != code {
+        return Some(format!("error code {}, expected {code:?}", body["error"]));
+    }
+    let message = match body["message"].as_str() {
+        Some(message) if !message.trim().is_empty() => message,
+        _ => return Some(format!("no message: {body}")),
+    };
+    mentions
+        .iter()
+        .find(|mention| !message.contains(**mention))
+        .map(|mention| format!("message {message:?} should mention {mention:?}"))
+}
+
+/// The `event_id` of a successful publish or delete answer.
+#[track_caller]
+pub fn accepted_id(answer: &Answer, widget: &str) -> String {
+    let (status, body) = answer;
+    assert_eq!(*status, 200, "publish refused: {body}");
+    assert_eq!(body["widget"], widget, "answer names the widget: {body}");
+    body["event_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no event_id in {body}"))
+        .to_owned()
+}
+
+/// The sequence number of an event id string.
+pub fn seq_of(event_id: &str) -> u64 {
+    event_id
+        .parse::<EventId>()
+        .unwrap_or_else(|e| panic!("{event_id:?}: {e}"))
+        .seq
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `POST /api/widgets/{widget}` with the test token and `body` as JSON.
+    pub async fn publish_json(&self, widget: &str, body: serde_json::Value) -> Answer {
+        self.post_raw(
+            &format!("/api/widgets/{widget}"),
+            Some(process::TOKEN),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// Publishes `body` to `widget`, which must succeed; returns the event id.
+    pub async fn published(&self, widget: &str, body: serde_json::Value) -> String {
+        accepted_id(&self.publish_json(widget, body).await, widget)
+    }
+
+    /// `POST /api/batch` with the test token.
+    pub async fn batch(&self, updates: serde_json::Value) -> Answer {
+        self.post_raw(
+            "/api/batch",
+            Some(process::TOKEN),
+            serde_json::json!({ "updates": updates })
+                .to_string()
+                .into_bytes(),
+        )
+        .await
+    }
+
+    /// `POST path` with any token and raw body.
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Answer {
+        call(reqwest::Method::POST, &self.url(path), token, Some(body)).await
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get_json(&self, path: &str) -> Answer {
+        call(reqwest::Method::GET, &self.url(path), None, None).await
+    }
+
+    /// `DELETE /api/widgets/{widget}` with `token`.
+    pub async fn delete_widget(&self, widget: &str, token: Option<&str>) -> Answer {
+        let url = self.url(&format!("/api/widgets/{widget}"));
+        call(reqwest::Method::DELETE, &url, token, None).await
+    }
+
+    /// A stream opened with this query string (without the `?`).
+    pub async fn connect_with(&self, query: &str) -> SseClient {
+        SseClient::connect(&format!("{}?{query}", self.events_url())).await
+    }
+}
+
+impl SseClient {
+    /// The `init` that starts every fresh stream.
+    pub async fn init(&mut self) -> (Event, protocol::Init) {
+        let event = self.next_change().await;
+        match decode(&event) {
+            protocol::ServerEvent::Init(init) => (event, init),
+            other => panic!("expected init, got {other:?}"),
+        }
+    }
+
+    /// The next change, which must be an `update` with SSE id `event_id`.
+    pub async fn expect_update(&mut self, event_id: &str) -> protocol::Update {
+        let event = self.next_change().await;
+        assert_eq!(
+            (event.event.as_str(), event.id.as_str()),
+            ("update", event_id),
+            "expected the update {event_id}, got {} {}: {}",
+            event.event,
+            event.id,
+            event.data
+        );
+        match decode(&event) {
+            protocol::ServerEvent::Update(update) => update,
+            other => panic!("not an update: {other:?}"),
+        }
+    }
+
+    /// The next change, which must be a `remove` of `widget` with SSE id `event_id`.
+    pub async fn expect_remove(&mut self, widget: &str, event_id: &str) {
+        let event = self.next_change().await;
+        assert_eq!(
+            (event.event.as_str(), event.id.as_str()),
+            ("remove", event_id),
+            "expected the remove {event_id}, got {} {}: {}",
+            event.event,
+            event.id,
+            event.data
+        );
+        match decode(&event) {
+            protocol::ServerEvent::Remove(remove) => assert_eq!(remove.id.as_str(), widget),
+            other => panic!("not a remove: {other:?}"),
+        }
+    }
+}

@@ -142,3 +142,137 @@ pub async fn publish_http(
         .expect("publish answered within SOON")
         .expect("publish request succeeds")
 }
+
+// ---------------------------------------------------------------------------
+// Processes started with exactly the settings a test gives (config files,
+// precedence, persistence).
+// ---------------------------------------------------------------------------
+
+/// The binary with `args` and `env` and nothing else from the caller's
+/// environment (its `PULSEBOARD_*` variables are removed). Unless `args` or
+/// `env` say otherwise, it does not persist (`--persist false`), so no test
+/// writes `data/state.json` into the source tree.
+fn bare_command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pulseboard"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PULSEBOARD_") {
+            command.env_remove(name);
+        }
+    }
+    let persistence_chosen = args
+        .iter()
+        .any(|a| a.starts_with("--persist") || a.starts_with("--state-file"))
+        || env
+            .iter()
+            .any(|(k, _)| *k == "PULSEBOARD_PERSIST" || *k == "PULSEBOARD_STATE_FILE");
+    if !persistence_chosen {
+        command.args(["--persist", "false"]);
+    }
+    command
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+impl ServerProcess {
+    /// Starts the binary with exactly `args` and `env` (see [`bare_command`]):
+    /// unlike [`ServerProcess::start`], no address, token or host-metrics
+    /// setting is added, so a config file's can apply. `args` should hold
+    /// `--addr 127.0.0.1:0` (or the file `addr = "127.0.0.1:0"`).
+    pub async fn start_bare(args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_bare_printing(args, env).await.0
+    }
+
+    /// [`ServerProcess::start_bare`], and what the process prints on stdout
+    /// (the listening line, the generated token) as it prints it.
+    pub async fn start_bare_printing(
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (ServerProcess, Arc<Mutex<String>>) {
+        let mut child = bare_command(args, env)
+            .spawn()
+            .expect("start the pulseboard binary");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let log = stderr.clone();
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let printed = stdout.clone();
+        let base = tokio::time::timeout(SOON, async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                printed.lock().unwrap().push_str(&format!("{line}\n"));
+                if let Some(addr) = line.strip_prefix("Pulseboard listening on ") {
+                    return addr.trim().to_owned();
+                }
+            }
+            panic!(
+                "stdout closed before the listening line; log:\n{}",
+                log.lock().unwrap()
+            );
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no listening line within {SOON:?}"));
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                printed.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let process = ServerProcess {
+            base,
+            child,
+            stderr,
+        };
+        (process, stdout)
+    }
+
+    /// `GET path` as JSON.
+    pub async fn get_json(&self, path: &str) -> super::Answer {
+        super::call(
+            reqwest::Method::GET,
+            &format!("{}{path}", self.base),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// The widgets of `GET /api/widgets`, as JSON.
+    pub async fn widgets(&self) -> serde_json::Value {
+        let (status, body) = self.get_json("/api/widgets").await;
+        assert_eq!(status, 200, "GET /api/widgets: {body}");
+        body["widgets"].clone()
+    }
+}
+
+/// Runs the binary with exactly `args` and `env` (see [`bare_command`]) and
+/// waits for it to exit on its own, as it must when its configuration is bad;
+/// returns how it exited and what it wrote to stderr.
+pub async fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (ExitStatus, String) {
+    let child = bare_command(args, env)
+        .spawn()
+        .expect("start the pulseboard binary");
+    let output = tokio::time::timeout(SOON, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("the binary still runs after {SOON:?} (args {args:?})"))
+        .expect("wait for the binary");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,472 @@
+//! Persistence, with the real binary: widgets survive a restart (SIGTERM, and
+//! SIGKILL once a periodic save happened); a corrupt or unreadable state file
+//! is moved aside, never overwritten, and the server starts empty.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::process::ServerProcess;
+use common::{decode, eventually, SseClient, SOON};
+use protocol::ServerEvent;
+use serde_json::{json, Value};
+
+/// How long a process may take to exit once asked.
+const EXIT_WITHIN: Duration = Duration::from_secs(10);
+
+async fn start(state_file: &Path, extra: &[&str]) -> ServerProcess {
+    let path = state_file.to_str().expect("a UTF-8 path");
+    let mut args = vec!["--state-file", path];
+    args.extend_from_slice(extra);
+    ServerProcess::start(&args).await
+}
+
+async fn publish(server: &ServerProcess, widget: &str, body: Value) {
+    let response = server.publish(widget, body.clone()).await;
+    let status = response.status();
+    let answer = response.text().await.unwrap_or_default();
+    assert_eq!(status, 200, "publish {widget} {body}: {answer}");
+}
+
+/// One widget of every kind, with the state only a store keeps: a number's
+/// recent values, a series window and a log tail (each over several
+/// publishes, with some points and lines already dropped), titles and
+/// `expect_every`.
+async fn publish_every_kind(server: &ServerProcess) {
+    publish(
+        server,
+        "revenue",
+        json!({"kind": "number", "value": 7450, "unit": "€",
+        "thresholds": {"warn": 9000, "critical": 5000}, "title": "Revenue", "expect_every": 60}),
+    )
+    .await;
+    publish(
+        server,
+        "revenue",
+        json!({"kind": "number", "value": 7610, "unit": "€"}),
+    )
+    .await;
+    publish(
+        server,
+        "queue",
+        json!({"kind": "gauge", "value": 412, "min": 10, "max": 1000, "unit": "jobs"}),
+    )
+    .await;
+    publish(
+        server,
+        "orders",
+        json!({"kind": "series", "window": 3, "unit": "/min",
+        "lines": {"web": [[1_767_225_600_000_u64, 31], [1_767_225_660_000_u64, 35]], "app": [12]}}),
+    )
+    .await;
+    publish(
+        server,
+        "orders",
+        json!({"kind": "series", "window": 3, "lines": {"web": [38, 41]}}),
+    )
+    .await;
+    publish(
+        server,
+        "top-pages",
+        json!({"kind": "list", "rows": [{"label": "/", "value": 1204},
+        {"label": "/pricing", "value": "873"}]}),
+    )
+    .await;
+    publish(
+        server,
+        "build",
+        json!({"kind": "status", "level": "warn", "message": "flaky", "title": "Build"}),
+    )
+    .await;
+    publish(
+        server,
+        "oncall",
+        json!({"kind": "text", "text": "Alice, then Bob", "expect_every": 86_400}),
+    )
+    .await;
+    publish(
+        server,
+        "deploys",
+        json!({"kind": "log", "max_lines": 3, "lines": ["v1", "v2"]}),
+    )
+    .await;
+    publish(
+        server,
+        "deploys",
+        json!({"kind": "log", "max_lines": 3, "lines": ["v3", "v4"]}),
+    )
+    .await;
+}
+
+/// Checks the widgets hold what [`publish_every_kind`] left, as JSON.
+fn check_every_kind(widgets: &Value) {
+    let find = |id: &str| {
+        widgets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing from {widgets}"))
+            .clone()
+    };
+    let revenue = find("revenue");
+    assert_eq!(revenue["title"], "Revenue");
+    assert_eq!(revenue["expect_every"], 60);
+    assert_eq!(revenue["value"]["value"], 7610.0);
+    assert_eq!(revenue["value"]["previous"], 7450.0);
+    let recent: Vec<f64> = revenue["value"]["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .collect();
+    assert_eq!(recent, [7450.0, 7610.0]);
+    assert_eq!(
+        find("queue")["value"],
+        json!({"kind": "gauge", "value": 412.0, "min": 10.0, "max": 1000.0, "unit": "jobs"})
+    );
+    let orders = find("orders")["value"].clone();
+    assert_eq!(orders["window"], 3);
+    assert_eq!(orders["unit"], "/min");
+    let web: Vec<f64> = orders["lines"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .collect();
+    assert_eq!(orders["lines"][0]["name"], "web");
+    assert_eq!(web, [35.0, 38.0, 41.0], "the window's last 3 points");
+    assert_eq!(orders["lines"][1]["name"], "app");
+    assert_eq!(
+        find("top-pages")["value"]["rows"],
+        json!([{"label": "/", "value": "1204"}, {"label": "/pricing", "value": "873"}])
+    );
+    assert_eq!(
+        find("build")["value"],
+        json!({"kind": "status", "level": "warn", "message": "flaky"})
+    );
+    assert_eq!(find("oncall")["value"]["text"], "Alice, then Bob");
+    assert_eq!(find("oncall")["expect_every"], 86_400);
+    let deploys = find("deploys")["value"].clone();
+    let lines: Vec<&str> = deploys["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["v2", "v3", "v4"], "the log's last 3 lines");
+}
+
+async fn terminate(server: &mut ServerProcess) {
+    server.signal("TERM");
+    let status = server.wait_exit(EXIT_WITHIN).await;
+    assert!(
+        status.success(),
+        "exit after SIGTERM: {status}\n{}",
+        server.log()
+    );
+}
+
+/// The widgets a state file holds, if it is there and parses.
+fn saved_widgets(path: &Path) -> Option<Value> {
+    let bytes = std::fs::read(path).ok()?;
+    let file: Value = serde_json::from_slice(&bytes).ok()?;
+    Some(file["widgets"].clone())
+}
+
+/// Waits until the state file holds exactly `widgets`.
+async fn wait_until_saved(path: &Path, widgets: &Value) {
+    eventually(SOON, "the state file holds the widgets", || {
+        let saved = saved_widgets(path).as_ref() == Some(widgets);
+        async move { saved }
+    })
+    .await;
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read the directory")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The files moved aside next to `path`.
+fn asides(path: &Path) -> Vec<PathBuf> {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let prefix = format!("{name}.corrupt-");
+    files_in(path.parent().unwrap())
+        .into_iter()
+        .filter(|f| {
+            f.strip_prefix(&prefix)
+                .is_some_and(|ms| !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|f| path.with_file_name(f))
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_kind_survives_a_sigterm_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut first = start(&state, &[]).await;
+    publish_every_kind(&first).await;
+    let before = first.widgets().await;
+    check_every_kind(&before);
+    let (_, listed) = first.get_json("/api/widgets").await;
+    let first_epoch = listed["epoch"].clone();
+    terminate(&mut first).await;
+    assert_eq!(
+        saved_widgets(&state).as_ref(),
+        Some(&before),
+        "saved on shutdown"
+    );
+    assert_eq!(
+        files_in(dir.path()),
+        ["state.json"],
+        "no temporary file left"
+    );
+
+    let second = start(&state, &[]).await;
+    let (status, listed) = second.get_json("/api/widgets").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["widgets"], before, "every widget as it was");
+    assert_ne!(listed["epoch"], first_epoch, "a new run");
+    assert_eq!(
+        listed["last_event_id"],
+        Value::Null,
+        "no change in this run yet"
+    );
+    // Viewers get them in their first snapshot.
+    let mut viewer = SseClient::connect(&format!("{}/api/events", second.base)).await;
+    let (_, init) = viewer.init().await;
+    assert_eq!(
+        serde_json::to_value(&init.view.snapshot.widgets).unwrap(),
+        before
+    );
+    // And the restored state is live: appends continue the saved window and
+    // tail (whose bounds are kept when an update leaves them out), a number's
+    // delta is against the saved value.
+    publish(
+        &second,
+        "orders",
+        json!({"kind": "series", "lines": {"web": [44]}}),
+    )
+    .await;
+    publish(&second, "deploys", json!({"kind": "log", "line": "v5"})).await;
+    publish(&second, "revenue", json!({"kind": "number", "value": 7700})).await;
+    let ServerEvent::Update(update) = decode(&viewer.next_named("update").await) else {
+        unreachable!()
+    };
+    assert_eq!(update.id.as_str(), "orders");
+    let after = second.widgets().await;
+    let find = |id: &str| {
+        after
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let web: Vec<f64> = find("orders")["value"]["lines"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .collect();
+    assert_eq!(web, [38.0, 41.0, 44.0]);
+    let deploys = find("deploys");
+    let lines: Vec<&str> = deploys["value"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["v3", "v4", "v5"]);
+    assert_eq!(find("revenue")["value"]["previous"], 7610.0);
+}
+
+#[actix_web::test]
+async fn widgets_survive_sigkill_once_the_save_interval_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut first = start(&state, &["--save-interval", "200ms"]).await;
+    publish_every_kind(&first).await;
+    let saved = first.widgets().await;
+    wait_until_saved(&state, &saved).await;
+    // A later change is saved too: saving is periodic, not once.
+    publish(&first, "oncall", json!({"kind": "text", "text": "Carol"})).await;
+    let saved = first.widgets().await;
+    wait_until_saved(&state, &saved).await;
+
+    first.signal("KILL");
+    let status = first.wait_exit(EXIT_WITHIN).await;
+    assert!(!status.success(), "killed: {status}");
+
+    let second = start(&state, &["--save-interval", "200ms"]).await;
+    assert_eq!(second.widgets().await, saved);
+    check_every_kind_but_oncall(&saved);
+}
+
+fn check_every_kind_but_oncall(widgets: &Value) {
+    let mut expected = widgets.clone();
+    for widget in expected.as_array_mut().unwrap() {
+        if widget["id"] == "oncall" {
+            assert_eq!(widget["value"]["text"], "Carol");
+            widget["value"]["text"] = json!("Alice, then Bob");
+        }
+    }
+    check_every_kind(&expected);
+}
+
+/// Writes `corrupt` where the state file goes (`make` creates it), starts the
+/// server, and checks it was moved aside whole and the server starts empty,
+/// works, and saves its new state in the usual place.
+async fn a_bad_state_file_is_moved_aside(make: impl FnOnce(&Path), check_aside: impl Fn(&Path)) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    make(&state);
+
+    let mut server = start(&state, &[]).await;
+    assert_eq!(server.widgets().await, json!([]), "starts empty");
+    let aside = asides(&state);
+    assert_eq!(
+        aside.len(),
+        1,
+        "moved aside once: {:?}",
+        files_in(dir.path())
+    );
+    check_aside(&aside[0]);
+    assert!(
+        server.log().contains("moved aside"),
+        "a warning says so:\n{}",
+        server.log()
+    );
+    publish(&server, "fresh", json!({"kind": "number", "value": 1})).await;
+    terminate(&mut server).await;
+
+    // The new state is saved in place; the old copy is still there, intact.
+    let saved = saved_widgets(&state).expect("a new state file");
+    assert_eq!(saved.as_array().unwrap().len(), 1);
+    assert_eq!(saved[0]["id"], "fresh");
+    assert_eq!(asides(&state), aside);
+    check_aside(&aside[0]);
+    let restarted = start(&state, &[]).await;
+    assert_eq!(restarted.widgets().await, saved);
+}
+
+#[actix_web::test]
+async fn a_corrupt_state_file_is_moved_aside_and_the_server_starts_empty() {
+    let corrupt = br#"{"version":1,"saved_at":0,"widgets":[{"id":"a","val"#;
+    a_bad_state_file_is_moved_aside(
+        |path| std::fs::write(path, corrupt).unwrap(),
+        |aside| assert_eq!(std::fs::read(aside).unwrap(), corrupt, "the old bytes"),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_state_file_of_an_unknown_version_is_moved_aside() {
+    let future = br#"{"version":99,"saved_at":0,"widgets":[]}"#;
+    a_bad_state_file_is_moved_aside(
+        |path| std::fs::write(path, future).unwrap(),
+        |aside| assert_eq!(std::fs::read(aside).unwrap(), future),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn an_unreadable_state_file_is_moved_aside() {
+    // A directory where the file should be: it cannot be read as one.
+    a_bad_state_file_is_moved_aside(
+        |path| {
+            std::fs::create_dir(path).unwrap();
+            std::fs::write(path.join("inside"), "keep me").unwrap();
+        },
+        |aside| assert_eq!(std::fs::read(aside.join("inside")).unwrap(), b"keep me"),
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_bad_state_file_that_cannot_be_moved_aside_is_never_overwritten() {
+    // A name so long that the aside name (22 characters more) is too long
+    // for the file system: the rename fails, so the server must not save.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(format!("{}.json", "s".repeat(240)));
+    let corrupt = b"not json at all";
+    std::fs::write(&state, corrupt).unwrap();
+
+    let mut server = start(&state, &["--save-interval", "100ms"]).await;
+    assert_eq!(server.widgets().await, json!([]), "starts empty");
+    publish(&server, "fresh", json!({"kind": "number", "value": 1})).await;
+    terminate(&mut server).await;
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        corrupt,
+        "the only copy is intact"
+    );
+    assert!(
+        server.log().contains("could not be moved aside"),
+        "the log says why nothing is saved:\n{}",
+        server.log()
+    );
+}
+
+#[actix_web::test]
+async fn the_state_files_directory_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("not/there/yet/state.json");
+    let mut first = start(&state, &["--save-interval", "200ms"]).await;
+    publish(&first, "a", json!({"kind": "text", "text": "saved"})).await;
+    let widgets = first.widgets().await;
+    wait_until_saved(&state, &widgets).await;
+    terminate(&mut first).await;
+    let second = start(&state, &[]).await;
+    assert_eq!(second.widgets().await, widgets);
+}
+
+#[actix_web::test]
+async fn nothing_is_saved_with_persist_false() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut server = start(&state, &["--persist", "false", "--save-interval", "100ms"]).await;
+    publish(&server, "a", json!({"kind": "number", "value": 1})).await;
+    terminate(&mut server).await;
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+
+    // Nor is an existing file read.
+    std::fs::write(&state, b"corrupt").unwrap();
+    let server = start(&state, &["--persist", "false"]).await;
+    assert_eq!(server.widgets().await, json!([]));
+    assert_eq!(files_in(dir.path()), ["state.json"], "not moved aside");
+}
+
+#[actix_web::test]
+async fn a_delete_is_saved_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut first = start(&state, &["--save-interval", "200ms"]).await;
+    publish(&first, "kept", json!({"kind": "number", "value": 1})).await;
+    publish(&first, "gone", json!({"kind": "number", "value": 2})).await;
+    wait_until_saved(&state, &first.widgets().await).await;
+    let deleted = common::call(
+        reqwest::Method::DELETE,
+        &format!("{}/api/widgets/gone", first.base),
+        Some(common::process::TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.0, 200, "{}", deleted.1);
+    let left = first.widgets().await;
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    wait_until_saved(&state, &left).await;
+    first.signal("KILL");
+    first.wait_exit(EXIT_WITHIN).await;
+
+    let second = start(&state, &[]).await;
+    assert_eq!(second.widgets().await, left);
+}
