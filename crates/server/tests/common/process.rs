@@ -21,72 +21,22 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the binary on an ephemeral port and waits for the line that
-    /// says where it listens. It saves no state unless `extra_args` name a
-    /// `--state-file`.
+    /// Starts the binary on an ephemeral port, with the test token and no host
+    /// metrics, and waits for the line that says where it listens. It saves no
+    /// state unless `extra_args` name a `--state-file`.
     pub async fn start(extra_args: &[&str]) -> ServerProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pulseboard"));
-        if !extra_args.contains(&"--state-file") {
-            command.args(["--persist", "false"]);
-        }
-        command
-            .args([
-                "--addr",
-                "127.0.0.1:0",
-                "--host-metrics",
-                "false",
-                "--static-dir",
-                "/nonexistent",
-                "--publish-token",
-                TOKEN,
-            ])
-            .args(extra_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        // The shell running the tests must not change the server under test.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PULSEBOARD_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("start the pulseboard binary");
-
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().unwrap();
-        let sink = stderr.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = tokio::time::timeout(SOON, async {
-            while let Some(line) = lines.next_line().await.expect("read stdout") {
-                if let Some(addr) = line.strip_prefix("Pulseboard listening on ") {
-                    return addr.trim().to_owned();
-                }
-            }
-            panic!("stdout closed before the listening line");
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no listening line within {SOON:?}"));
-        // Keep draining stdout so the process never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-
-        ServerProcess {
-            base,
-            child,
-            stderr,
-        }
+        let mut args = vec![
+            "--addr",
+            "127.0.0.1:0",
+            "--host-metrics",
+            "false",
+            "--static-dir",
+            "/nonexistent",
+            "--publish-token",
+            TOKEN,
+        ];
+        args.extend_from_slice(extra_args);
+        ServerProcess::start_bare(&args, &[]).await
     }
 
     pub fn pid(&self) -> u32 {
