@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, startServer } from './support.mjs';
+import { launchBrowser, startServer, trackEventSources } from './support.mjs';
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const SCREENSHOT = resolve(ARTIFACTS, 'dashboard-all-kinds.png');
@@ -193,23 +193,6 @@ function watchWidgets() {
     characterData: true,
     attributes: true,
   });
-}
-
-// Runs in the page before the SPA: counts EventSources open at the same time
-// (the SPA promises one per tab) and records their URLs.
-function trackEventSources() {
-  const Native = window.EventSource;
-  const created = [];
-  const log = { urls: [], overlaps: 0 };
-  window.__eventSources = log;
-  window.EventSource = class extends Native {
-    constructor(url, init) {
-      super(url, init);
-      log.overlaps += created.filter((source) => source.readyState !== Native.CLOSED).length;
-      created.push(this);
-      log.urls.push(String(url));
-    }
-  };
 }
 
 /** Polls `condition` (async) every 50 ms until it returns a truthy value. */

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, repoRoot, startServer } from './support.mjs';
+import { launchBrowser, repoRoot, startServer, trackEventSources } from './support.mjs';
 
 const BADGE = '[data-testid="connection-badge"]';
 const badgeIn = (state) => `${BADGE}[data-state="${state}"]`;
@@ -18,24 +18,6 @@ const LAST_EVENT_AGE = '[data-testid="last-event-age"]';
 const CPU_VALUE = '[data-widget-id="host.cpu"] [data-testid="widget-value"]';
 const CPU_HISTORY = '[data-widget-id="host.cpu_history"]';
 const SCREENSHOTS = resolve(repoRoot, 'target', 'e2e');
-
-// Runs in the page before the SPA: wraps the EventSource constructor to record
-// each URL the page opens, and how many of the earlier EventSources were still
-// not closed at that moment (the SPA promises one at a time).
-function trackEventSources() {
-  const Native = window.EventSource;
-  const created = [];
-  const log = { urls: [], overlaps: 0 };
-  window.__eventSources = log;
-  window.EventSource = class extends Native {
-    constructor(url, init) {
-      super(url, init);
-      log.overlaps += created.filter((source) => source.readyState !== Native.CLOSED).length;
-      created.push(this);
-      log.urls.push(String(url));
-    }
-  };
-}
 
 /** A browser page on `url` that records the stream requests it makes. */
 async function openDashboard(browser, t, url) {

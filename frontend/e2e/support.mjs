@@ -222,3 +222,22 @@ function serverFiles({ config, stateFile }) {
   }
   return { args, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+// For `context.addInitScript`: runs in the page before the SPA and wraps the
+// EventSource constructor to record, in `window.__eventSources`, each URL the
+// page opens and how many earlier EventSources were still not closed at that
+// moment (the SPA promises one at a time).
+export function trackEventSources() {
+  const Native = window.EventSource;
+  const created = [];
+  const log = { urls: [], overlaps: 0 };
+  window.__eventSources = log;
+  window.EventSource = class extends Native {
+    constructor(url, init) {
+      super(url, init);
+      log.overlaps += created.filter((source) => source.readyState !== Native.CLOSED).length;
+      created.push(this);
+      log.urls.push(String(url));
+    }
+  };
+}
