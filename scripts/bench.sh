@@ -3,8 +3,10 @@
 # prints markdown tables. Not a test: numbers only (docs/benchmarks.md says
 # what each scenario measures and what the targets are).
 #
-#   scripts/bench.sh [--quick] [--baseline] [idle] [fanout] [findrate] [churn] [floor]
+#   scripts/bench.sh [--quick] [--baseline] [--dashboard] [idle] [fanout] [findrate] [churn] [floor]
 #
+# --dashboard opens every stream as the SPA does, narrowed to the default
+# dashboard (`/api/events?dashboard=`), instead of the unfiltered stream.
 # --baseline runs the same scenarios against baseline-server (crates/loadgen),
 # the straightforward design of shared/notes/perf-baseline.md, so both are
 # measured with the same client on the same machine.
@@ -25,17 +27,19 @@ cd "$ROOT"
 unset "${!PULSEBOARD_@}"
 
 usage() {
-	sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
 quick=false
 baseline=false
+stream_path=/api/events
 scenarios=()
 for arg in "$@"; do
 	case "$arg" in
 	--quick) quick=true ;;
 	--baseline) baseline=true ;;
+	--dashboard) stream_path='/api/events?dashboard=' ;;
 	idle | fanout | churn | floor) scenarios+=("$arg") ;;
 	findrate | find-rate) scenarios+=(findrate) ;;
 	-h | --help) usage 0 ;;
@@ -114,7 +118,8 @@ trap stop_server EXIT
 # loadgen ARGS...: runs the load generator against the current server; tables
 # go to the terminal and to the results file.
 loadgen() {
-	"$LOADGEN" --addr "$SERVER_ADDR" --pid "$SERVER_PID" "$@" | tee -a "$RESULTS"
+	"$LOADGEN" --addr "$SERVER_ADDR" --pid "$SERVER_PID" --stream-path "$stream_path" "$@" |
+		tee -a "$RESULTS"
 }
 
 # busy_warning NAME: samples /proc/stat for a second (no server running) and

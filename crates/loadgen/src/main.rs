@@ -30,6 +30,11 @@ struct Cli {
     #[arg(long, global = true, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
 
+    /// What subscribers request: `/api/events?dashboard=` measures streams
+    /// narrowed to the default dashboard, as the SPA opens them.
+    #[arg(long, global = true, default_value = "/api/events")]
+    stream_path: String,
+
     /// The server's process id, for its memory, fds and CPU time from /proc.
     #[arg(long, global = true)]
     pid: Option<u32>,
@@ -166,6 +171,7 @@ async fn run(cli: Cli) -> Result<()> {
     }
     let ctx = Ctx::new(
         cli.addr,
+        &cli.stream_path,
         pid,
         cli.token,
         cli.threads.max(1),

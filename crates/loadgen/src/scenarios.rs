@@ -17,6 +17,8 @@ use crate::subscriber::{CloseMode, Pool, PoolConfig, PER_SOURCE_ADDR};
 /// What every scenario needs: where the server is and how to load it.
 pub struct Ctx {
     pub server: SocketAddr,
+    /// The request target of every subscriber's stream.
+    pub stream_path: std::sync::Arc<str>,
     pub pid: u32,
     pub token: Option<String>,
     pub threads: usize,
@@ -30,8 +32,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         server: SocketAddr,
+        stream_path: &str,
         pid: u32,
         token: Option<String>,
         threads: usize,
@@ -41,6 +45,7 @@ impl Ctx {
     ) -> Ctx {
         Ctx {
             server,
+            stream_path: stream_path.into(),
             pid,
             token,
             threads,
@@ -57,6 +62,7 @@ impl Ctx {
             .set(offset + count.div_ceil(PER_SOURCE_ADDR).max(1));
         let pool = Pool::open(&PoolConfig {
             server: self.server,
+            stream_path: self.stream_path.clone(),
             count,
             threads: self.threads,
             connect_concurrency: self.connect_concurrency,

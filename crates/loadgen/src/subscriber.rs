@@ -44,6 +44,8 @@ pub const BENCH_WIDGET: &str = "bench.latency";
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
     pub server: SocketAddr,
+    /// The request target of every stream, e.g. `/api/events?dashboard=`.
+    pub stream_path: Arc<str>,
     pub count: usize,
     pub threads: usize,
     /// Connections being opened at once (all threads together).
@@ -281,6 +283,7 @@ fn worker(
             };
             handles.push(tokio::task::spawn_local(subscriber.run(
                 config.server,
+                config.stream_path.clone(),
                 source,
                 permits.clone(),
                 stopped.clone(),
@@ -354,6 +357,7 @@ impl Subscriber {
     async fn run(
         self,
         server: SocketAddr,
+        path: Arc<str>,
         source: Ipv4Addr,
         permits: Rc<Semaphore>,
         mut stop: watch::Receiver<()>,
@@ -367,7 +371,7 @@ impl Subscriber {
             _ = &mut stopped => return,
             permit = permits.acquire() => permit.ok(),
         };
-        let socket = match connect(server, source).await {
+        let socket = match connect(server, &path, source).await {
             Ok(socket) => socket,
             Err(error) => {
                 self.local.progress.fail(error);
@@ -623,7 +627,11 @@ impl Connection {
 
 /// Connects from `source`, sends the request, and hands the socket over to a
 /// read-only registration (no write interest: the request is the only write).
-async fn connect(server: SocketAddr, source: Ipv4Addr) -> Result<AsyncFd<std::net::TcpStream>> {
+async fn connect(
+    server: SocketAddr,
+    path: &str,
+    source: Ipv4Addr,
+) -> Result<AsyncFd<std::net::TcpStream>> {
     let socket = TcpSocket::new_v4().context("socket()")?;
     socket
         .bind(SocketAddr::V4(SocketAddrV4::new(source, 0)))
@@ -634,7 +642,7 @@ async fn connect(server: SocketAddr, source: Ipv4Addr) -> Result<AsyncFd<std::ne
         .with_context(|| format!("connecting from {source} to {server}"))?;
     stream.set_nodelay(true)?;
     let request = format!(
-        "GET /api/events HTTP/1.1\r\nHost: {server}\r\nAccept: text/event-stream\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {server}\r\nAccept: text/event-stream\r\n\
          Cache-Control: no-cache\r\n\r\n"
     );
     stream
