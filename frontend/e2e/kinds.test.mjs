@@ -293,6 +293,8 @@ describe('dashboards and widget kinds', { timeout: 240_000 }, () => {
       await publish(server.url, 'latency', { value: 95, unit: 'ms', thresholds: { warn: 70, critical: 90 } });
       await page.waitForSelector(`${card('latency')}[data-level="critical"]`, { timeout: DEADLINE_MS });
       assert.match(await page.textContent(`${card('latency')} [data-testid="number-delta"]`), /▲\s*53/);
+      // Rising towards `critical`: the arrow says it is bad news.
+      await page.waitForSelector(`${card('latency')} [data-testid="number-delta"].delta--worse`, { timeout: DEADLINE_MS });
       await page.waitForSelector(`${card('latency')} [data-testid="sparkline"] path`, { timeout: DEADLINE_MS });
       // The gauge has no thresholds of its own: the declared ones apply (7 >= warn 5).
       assert.equal(await page.getAttribute(card('queue'), 'data-level'), 'warn');

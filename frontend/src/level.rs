@@ -25,6 +25,19 @@ pub fn of_number(number: &Number) -> Option<StatusLevel> {
     Some(against(&thresholds, number.value))
 }
 
+/// Whether a change of a number with thresholds is for the better or the
+/// worse: towards `critical` is worse (downwards when low values are the bad
+/// ones). `None` without thresholds, or for no change.
+pub fn change_is_worse(number: &Number, previous: f64) -> Option<bool> {
+    let thresholds = number.thresholds?;
+    let low_is_bad = matches!(
+        (thresholds.warn, thresholds.critical),
+        (Some(warn), Some(critical)) if warn > critical
+    );
+    let rose = number.value > previous;
+    (number.value != previous).then_some(rose != low_is_bad)
+}
+
 /// A gauge's own thresholds, else the default fractions of its range (none
 /// for a range that is empty or upside down: it has no "nearly full").
 pub fn of_gauge(gauge: &Gauge) -> StatusLevel {
@@ -77,6 +90,18 @@ mod tests {
             thresholds,
             ..Number::default()
         }
+    }
+
+    #[test]
+    fn a_change_towards_critical_is_worse() {
+        let latency = number(120.0, thresholds(100.0, 250.0));
+        assert_eq!(change_is_worse(&latency, 90.0), Some(true));
+        assert_eq!(change_is_worse(&latency, 150.0), Some(false));
+        assert_eq!(change_is_worse(&latency, 120.0), None);
+        let free_disk = number(15.0, thresholds(20.0, 5.0));
+        assert_eq!(change_is_worse(&free_disk, 30.0), Some(true));
+        assert_eq!(change_is_worse(&free_disk, 10.0), Some(false));
+        assert_eq!(change_is_worse(&number(3.0, None), 1.0), None);
     }
 
     fn gauge(value: f64, thresholds: Option<Thresholds>) -> Gauge {

@@ -13,7 +13,8 @@ const SPARK_WIDTH: f64 = 200.0;
 const SPARK_HEIGHT: f64 = 40.0;
 
 /// A big figure (coloured by its thresholds, if it has any), an arrow and the
-/// change since the previous value, and a sparkline of the recent values.
+/// change since the previous value (red when it heads towards `critical`,
+/// green when away), and a sparkline of the recent values.
 ///
 /// DOM contract: `data-testid="widget-value"` (the figure), `number-delta`
 /// (arrow and change, once there is a previous value), `sparkline` (the SVG,
@@ -27,6 +28,17 @@ pub fn NumberView(props: &NumberProps) -> Html {
         .previous
         .and_then(|previous| format::delta(number.value, previous, unit));
     let level = level::of_number(number).map(|level| format!("level--{}", level::class(level)));
+    // With thresholds, the arrow says whether the change is good news.
+    let judged = number
+        .previous
+        .and_then(|previous| level::change_is_worse(number, previous))
+        .map(|worse| {
+            if worse {
+                "delta--worse"
+            } else {
+                "delta--better"
+            }
+        });
     let spark = chart::sparkline(&number.recent, SPARK_WIDTH, SPARK_HEIGHT);
     html! {
         <div class="number">
@@ -37,7 +49,7 @@ pub fn NumberView(props: &NumberProps) -> Html {
                 }
             </div>
             if let Some((trend, change)) = delta {
-                <div class={classes!("delta", format!("delta--{}", trend.class()))} data-testid="number-delta">
+                <div class={classes!("delta", format!("delta--{}", trend.class()), judged)} data-testid="number-delta">
                     <span class="delta-arrow" aria-hidden="true">{ trend.arrow() }</span>
                     { change }
                 </div>
