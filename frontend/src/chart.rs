@@ -52,9 +52,8 @@ pub struct Zone {
 pub fn threshold_zones(thresholds: &Thresholds, min: f64, max: f64) -> Vec<Zone> {
     let at = |limit: Option<f64>| limit.map(|limit| ratio(limit, min, max));
     let (warn, critical) = (at(thresholds.warn), at(thresholds.critical));
-    let low_is_bad = matches!((warn, critical), (Some(w), Some(c)) if w > c);
     let zone = |from: f64, to: f64, level| (to > from).then_some(Zone { from, to, level });
-    let zones = if low_is_bad {
+    let zones = if thresholds.low_is_bad() {
         let critical = critical.unwrap_or(0.0);
         [
             zone(0.0, critical, StatusLevel::Critical),

@@ -29,11 +29,7 @@ pub fn of_number(number: &Number) -> Option<StatusLevel> {
 /// worse: towards `critical` is worse (downwards when low values are the bad
 /// ones). `None` without thresholds, or for no change.
 pub fn change_is_worse(number: &Number, previous: f64) -> Option<bool> {
-    let thresholds = number.thresholds?;
-    let low_is_bad = matches!(
-        (thresholds.warn, thresholds.critical),
-        (Some(warn), Some(critical)) if warn > critical
-    );
+    let low_is_bad = number.thresholds?.low_is_bad();
     let rose = number.value > previous;
     (number.value != previous).then_some(rose != low_is_bad)
 }

@@ -193,10 +193,15 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
+    /// Low values are the bad ones: `warn` is set above `critical`.
+    pub fn low_is_bad(&self) -> bool {
+        matches!((self.warn, self.critical), (Some(w), Some(c)) if w > c)
+    }
+
     /// The level of `value`: `Ok` below `warn`, `Warn` from it, `Critical` from
     /// `critical` (mirrored when low values are bad).
     pub fn level(&self, value: f64) -> StatusLevel {
-        let low_is_bad = matches!((self.warn, self.critical), (Some(w), Some(c)) if w > c);
+        let low_is_bad = self.low_is_bad();
         let reached = |limit: Option<f64>| {
             limit.is_some_and(|limit| {
                 if low_is_bad {
