@@ -22,8 +22,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use protocol::{DashboardSpec, Size, Thresholds, WidgetId, WidgetKind, WidgetSpec};
+use protocol::{DashboardSpec, Size, WidgetId, WidgetKind, WidgetSpec};
 use serde::Deserialize;
+
+use crate::api::body::{limits, ThresholdsBody};
 
 /// What a config file holds.
 #[derive(Debug, Default)]
@@ -81,15 +83,8 @@ struct WidgetInput {
     kind: Option<WidgetKind>,
     unit: Option<String>,
     size: Option<[u8; 2]>,
-    thresholds: Option<ThresholdsInput>,
+    thresholds: Option<ThresholdsBody>,
     expect_every: Option<Seconds>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThresholdsInput {
-    warn: Option<f64>,
-    critical: Option<f64>,
 }
 
 /// A duration as seconds (`300`) or as text (`"5m"`).
@@ -213,7 +208,7 @@ fn widget(input: WidgetInput) -> Result<WidgetSpec, String> {
                     .map_err(|e| format!("widget `{id}`: expect_every {text:?}: {e}"))?
                     .as_secs(),
             };
-            let max = crate::api::body::limits::EXPECT_EVERY_SECONDS;
+            let max = limits::EXPECT_EVERY_SECONDS;
             u32::try_from(seconds)
                 .ok()
                 .filter(|s| (1..=max).contains(s))
@@ -231,10 +226,7 @@ fn widget(input: WidgetInput) -> Result<WidgetSpec, String> {
         kind: input.kind,
         unit: input.unit,
         size,
-        thresholds: input.thresholds.map(|t| Thresholds {
-            warn: t.warn,
-            critical: t.critical,
-        }),
+        thresholds: input.thresholds.map(Into::into),
         expect_every,
     })
 }

@@ -417,6 +417,7 @@ pub struct BatchBody {
     updates: Vec<()>,
 }
 
+/// `{"warn": 70, "critical": 90}`, in a publish body and in the config file.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdsBody {
