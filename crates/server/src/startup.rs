@@ -6,11 +6,12 @@ use std::future::Future;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Compress, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
-use crate::api::{self, widgets::BodyLimit, PublishTokens};
+use crate::api::{self, widgets::BodyLimit, ApiError, PublishTokens};
 use crate::config::Config;
 use crate::dashboards::Dashboards;
 use crate::hub::Hub;
@@ -100,32 +101,17 @@ impl Application {
                         .route("/metrics", web::get().to(routes::metrics::metrics))
                         .service(
                             web::scope("/api")
+                                .service(api_resource("/widgets").get(api::widgets::list))
                                 .service(
-                                    web::resource("/widgets")
-                                        .get(api::widgets::list)
-                                        .default_service(web::to(method_not_allowed)),
-                                )
-                                .service(
-                                    web::resource("/widgets/{id}")
+                                    api_resource("/widgets/{id}")
                                         .get(api::widgets::get)
                                         .post(api::widgets::publish)
-                                        .delete(api::widgets::delete)
-                                        .default_service(web::to(method_not_allowed)),
+                                        .delete(api::widgets::delete),
                                 )
+                                .service(api_resource("/batch").post(api::widgets::publish_batch))
+                                .service(api_resource("/dashboards").get(api::dashboards::list))
                                 .service(
-                                    web::resource("/batch")
-                                        .post(api::widgets::publish_batch)
-                                        .default_service(web::to(method_not_allowed)),
-                                )
-                                .service(
-                                    web::resource("/dashboards")
-                                        .get(api::dashboards::list)
-                                        .default_service(web::to(method_not_allowed)),
-                                )
-                                .service(
-                                    web::resource("/openapi.json")
-                                        .get(api::openapi::openapi_json)
-                                        .default_service(web::to(method_not_allowed)),
+                                    api_resource("/openapi.json").get(api::openapi::openapi_json),
                                 )
                                 .default_service(web::to(api_not_found)),
                         )
@@ -258,16 +244,24 @@ fn tune_socket(connection: &dyn std::any::Any, stuck_timeout: std::time::Duratio
     }
 }
 
-async fn method_not_allowed(req: actix_web::HttpRequest) -> HttpResponse {
-    HttpResponse::MethodNotAllowed().json(serde_json::json!({
-        "error": "method_not_allowed",
-        "message": format!("{} is not allowed on {}", req.method(), req.path()),
-    }))
+/// An API route: a method it does not have gets a JSON 405, not actix's
+/// empty one.
+fn api_resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
-async fn api_not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({
-        "error": "not_found",
-        "message": format!("no endpoint {} {}", req.method(), req.path()),
-    }))
+async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+async fn api_not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no endpoint {} {}", req.method(), req.path()),
+    ))
 }
