@@ -238,6 +238,11 @@ impl Hub {
         Ok(ids)
     }
 
+    /// Grows by one with every change: whether anything changed since.
+    pub fn last_seq(&self) -> u64 {
+        self.lock().last_seq
+    }
+
     /// A copy of every widget, for reads and for saving.
     pub fn contents(&self) -> Contents {
         let state = self.lock();

@@ -130,14 +130,17 @@ impl StateStore {
 /// workers. The final save on shutdown is [`save_now`].
 pub fn spawn_saver(hub: Hub, store: StateStore, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut saved_seq = hub.contents().last_seq;
+        let mut saved_seq = hub.last_seq();
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            // A counter read, so an idle server copies and writes nothing.
+            if hub.last_seq() == saved_seq {
+                continue;
+            }
             let (hub, store) = (hub.clone(), store.clone());
-            let saving =
-                tokio::task::spawn_blocking(move || save_if_changed(&hub, &store, saved_seq));
+            let saving = tokio::task::spawn_blocking(move || save_changes(&hub, &store, saved_seq));
             match saving.await {
                 Ok(seq) => saved_seq = seq,
                 Err(error) => tracing::error!(%error, "state saver failed"),
@@ -146,12 +149,10 @@ pub fn spawn_saver(hub: Hub, store: StateStore, interval: Duration) -> JoinHandl
     })
 }
 
-/// Saves if anything changed since `saved_seq`; returns what is saved now.
-fn save_if_changed(hub: &Hub, store: &StateStore, saved_seq: u64) -> u64 {
+/// Saves the widgets as they are now; returns the change they include, or
+/// `saved_seq` (the last one saved) if the write failed.
+fn save_changes(hub: &Hub, store: &StateStore, saved_seq: u64) -> u64 {
     let contents = hub.contents();
-    if contents.last_seq == saved_seq {
-        return saved_seq;
-    }
     match store.save(contents.widgets) {
         Ok(()) => contents.last_seq,
         Err(error) => {
