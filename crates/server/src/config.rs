@@ -114,6 +114,88 @@ pub struct Config {
           value_parser = count_between(1, 1_000_000))]
     pub max_widgets: usize,
 
+    /// Viewer tokens, comma-separated. With any set, the dashboard, its stream
+    /// and the read API need a session cookie (from `POST /api/session` with one
+    /// of these) or `Authorization: Bearer <viewer token>`. With none, viewing is
+    /// open to anyone who can reach the server.
+    #[arg(
+        long = "viewer-token",
+        env = "PULSEBOARD_VIEWER_TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub viewer_tokens: Vec<String>,
+
+    /// How long a viewer's session cookie stays valid after logging in.
+    #[arg(long, env = "PULSEBOARD_SESSION_LIFETIME", default_value = "30days",
+          value_parser = duration_between(Duration::from_secs(60), Duration::from_secs(400 * 86_400)))]
+    pub session_lifetime: Duration,
+
+    /// Always mark the session cookie `Secure`. It is anyway when the request
+    /// came over https (`X-Forwarded-Proto: https` from the proxy).
+    #[arg(long, env = "PULSEBOARD_SECURE_COOKIE", default_value_t = false,
+          action = clap::ArgAction::Set)]
+    pub secure_cookie: bool,
+
+    /// Origins (`https://host[:port]`) whose pages may call the API and open
+    /// the stream, comma-separated. None by default: only the dashboard's own
+    /// pages can.
+    #[arg(long = "cors-origin", env = "PULSEBOARD_CORS_ORIGIN", value_delimiter = ',',
+          value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
+
+    /// Who may show the dashboard in a frame: the CSP `frame-ancestors`
+    /// sources, e.g. `'self' https://wall.example.com`. `'none'` forbids it.
+    #[arg(long, env = "PULSEBOARD_FRAME_ANCESTORS", default_value = "'none'",
+          value_parser = parse_frame_ancestors)]
+    pub frame_ancestors: String,
+
+    /// Most streams open at once; more get 503 with `Retry-After`.
+    #[arg(long, env = "PULSEBOARD_MAX_STREAMS", default_value_t = 50_000,
+          value_parser = count_between(1, 10_000_000))]
+    pub max_streams: usize,
+
+    /// Most streams open at once from one client address (behind a proxy, set
+    /// `--trusted-proxy`, or every viewer counts as the proxy's address).
+    #[arg(long, env = "PULSEBOARD_MAX_STREAMS_PER_IP", default_value_t = 1_000,
+          value_parser = count_between(1, 10_000_000))]
+    pub max_streams_per_ip: usize,
+
+    /// Publish requests per second allowed per publish token, on average;
+    /// more get 429 with `Retry-After`.
+    #[arg(long, env = "PULSEBOARD_PUBLISH_RATE", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub publish_rate: u32,
+
+    /// Publish requests a token may send at once, above `--publish-rate`.
+    #[arg(long, env = "PULSEBOARD_PUBLISH_BURST", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub publish_burst: u32,
+
+    /// Largest request head (request line and headers), in bytes; larger ones
+    /// get 431.
+    #[arg(long, env = "PULSEBOARD_MAX_HEADER_BYTES", default_value_t = 16 * 1024,
+          value_parser = count_between(1024, 128 * 1024))]
+    pub max_header_bytes: usize,
+
+    /// How long a client may take to send a request body; slower ones get 408.
+    #[arg(long, env = "PULSEBOARD_BODY_TIMEOUT", default_value = "10s",
+          value_parser = duration_between(Duration::from_millis(100), Duration::from_secs(600)))]
+    pub body_timeout: Duration,
+
+    /// How long a client may take to send a request's head after connecting
+    /// (or between requests on one connection); slower ones are cut off.
+    #[arg(long, env = "PULSEBOARD_HEAD_TIMEOUT", default_value = "5s",
+          value_parser = duration_between(Duration::from_millis(100), Duration::from_secs(600)))]
+    pub head_timeout: Duration,
+
+    /// Proxies (addresses or CIDR ranges, comma-separated) whose
+    /// `CF-Connecting-IP` and `X-Forwarded-For` headers name the client.
+    /// From any other peer those headers are ignored.
+    #[arg(long = "trusted-proxy", env = "PULSEBOARD_TRUSTED_PROXY", value_delimiter = ',',
+          value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// The dashboards declared in the config file (filled by [`Config::load`]).
     #[arg(skip)]
     pub dashboards: Vec<DashboardSpec>,
@@ -146,6 +228,12 @@ impl std::fmt::Debug for Config {
                 "publish_tokens",
                 &format!("<{} hidden>", self.publish_tokens.len()),
             )
+            .field(
+                "viewer_tokens",
+                &format!("<{} hidden>", self.viewer_tokens.len()),
+            )
+            .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -228,6 +316,46 @@ impl From<config_file::Error> for ConfigError {
     fn from(error: config_file::Error) -> ConfigError {
         ConfigError::File(error.to_string())
     }
+}
+
+/// An origin as browsers send it: scheme, host and optional port, nothing else.
+fn parse_origin(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!("{text:?} is not an origin: it must start with https:// or http://")
+        })?;
+    let valid = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    if !valid {
+        return Err(format!(
+            "{text:?} is not an origin: scheme://host[:port], without a path"
+        ));
+    }
+    Ok(text.to_ascii_lowercase())
+}
+
+/// CSP `frame-ancestors` sources: anything that cannot end the directive.
+fn parse_frame_ancestors(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() || text.contains([';', ',', '\r', '\n']) {
+        return Err(format!(
+            "{text:?}: give space-separated sources such as 'self' https://wall.example.com"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// An address (`10.0.0.1`) or a range (`10.0.0.0/8`).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))
 }
 
 /// A clap value parser for a count within `min..=max`.

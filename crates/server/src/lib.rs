@@ -1,6 +1,7 @@
 //! Pulseboard's server: an SSE stream of widget events, a hub that fans them out,
 //! built-in host metrics, and the SPA's static files.
 
+pub mod access;
 pub mod api;
 pub mod change;
 pub mod config;
@@ -8,10 +9,12 @@ pub mod config_file;
 pub mod dashboards;
 pub mod history;
 pub mod hub;
+pub mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod persist;
 pub mod routes;
+pub mod security;
 pub mod shutdown;
 pub mod sources;
 pub mod startup;

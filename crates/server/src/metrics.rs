@@ -16,6 +16,7 @@ pub struct Metrics {
     pub resets_sent: IntCounterVec,
     pub subscribers_dropped: IntCounterVec,
     pub history_len: IntGauge,
+    pub requests_refused: IntCounterVec,
 }
 
 impl Metrics {
@@ -65,9 +66,17 @@ impl Metrics {
             .expect("static metric"),
             history_len: IntGauge::new("history_len", "Events kept in the replay history")
                 .expect("static metric"),
+            requests_refused: IntCounterVec::new(
+                Opts::new(
+                    "requests_refused_total",
+                    "Requests refused by a limit (503 for streams, 429 for rates)",
+                ),
+                &["reason"],
+            )
+            .expect("static metric"),
             registry,
         };
-        let collectors: [Box<dyn Collector>; 9] = [
+        let collectors: [Box<dyn Collector>; 10] = [
             Box::new(metrics.open_streams.clone()),
             Box::new(metrics.streams_opened.clone()),
             Box::new(metrics.events_published.clone()),
@@ -77,6 +86,7 @@ impl Metrics {
             Box::new(metrics.resets_sent.clone()),
             Box::new(metrics.subscribers_dropped.clone()),
             Box::new(metrics.history_len.clone()),
+            Box::new(metrics.requests_refused.clone()),
         ];
         for collector in collectors {
             metrics
@@ -90,6 +100,14 @@ impl Metrics {
             metrics.resets_sent.with_label_values(&[reason]);
         }
         metrics.subscribers_dropped.with_label_values(&["lagged"]);
+        for reason in [
+            "max_streams",
+            "max_streams_per_ip",
+            "publish_rate",
+            "login_rate",
+        ] {
+            metrics.requests_refused.with_label_values(&[reason]);
+        }
         metrics
     }
 

@@ -11,13 +11,16 @@ use actix_web::middleware::{from_fn, Compress, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
-use crate::api::{self, widgets::BodyLimit, ApiError, PublishTokens};
+use crate::access::{TrustedProxies, ViewerAccess};
+use crate::api::{self, request_body::BodyLimits, ApiError, PublishTokens};
 use crate::config::Config;
 use crate::dashboards::Dashboards;
 use crate::hub::Hub;
+use crate::limits::{request_head, RateLimits, StreamSlots};
 use crate::metrics::Metrics;
 use crate::persist::{self, StateStore};
 use crate::routes::{self, events::StreamLimits, health::Readiness};
+use crate::security;
 use crate::sources;
 use crate::static_files;
 
@@ -70,7 +73,29 @@ impl Application {
                 config.save_interval,
             ));
         }
-        let body_limit = web::Data::new(BodyLimit(config.max_body_bytes));
+        let body_limits = web::Data::new(BodyLimits {
+            max_bytes: config.max_body_bytes,
+            timeout: config.body_timeout,
+        });
+        let max_head = web::Data::new(request_head::MaxHeadBytes(config.max_header_bytes));
+        let viewers = web::Data::new(ViewerAccess::new(
+            &config.viewer_tokens,
+            config.session_lifetime,
+            config.secure_cookie,
+        ));
+        let rates = web::Data::new(RateLimits::new(
+            config.publish_rate,
+            config.publish_burst,
+            hub.metrics().clone(),
+        ));
+        tasks.push(spawn_rate_janitor(rates.clone()));
+        let slots = web::Data::new(StreamSlots::new(
+            config.max_streams,
+            config.max_streams_per_ip,
+        ));
+        let proxies = web::Data::new(TrustedProxies::new(config.trusted_proxies.clone()));
+        let cors_origins = config.cors_origins.clone();
+        let frame_ancestors = config.frame_ancestors.clone();
 
         let shutdown_hub = hub.clone();
         let shutdown_readiness = readiness.clone();
@@ -83,8 +108,18 @@ impl Application {
                 .app_data(app_hub.clone())
                 .app_data(app_readiness.clone())
                 .app_data(tokens.clone())
-                .app_data(body_limit.clone())
+                .app_data(body_limits.clone())
+                .app_data(max_head.clone())
+                .app_data(viewers.clone())
+                .app_data(rates.clone())
+                .app_data(slots.clone())
+                .app_data(proxies.clone())
                 .app_data(web::Data::new(limits))
+                // Outermost first: the security headers go on every response,
+                // refusals included; CORS answers preflights before any limit.
+                .wrap(from_fn(request_head::limit))
+                .wrap(security::cors(&cors_origins))
+                .wrap(security::headers(&frame_ancestors))
                 // The stream stays outside the middleware: Compress would only
                 // wrap every event of every viewer in an identity encoder (the
                 // SSE responder sets `Content-Encoding: identity`), and Logger
@@ -111,6 +146,12 @@ impl Application {
                                 .service(api_resource("/batch").post(api::widgets::publish_batch))
                                 .service(api_resource("/dashboards").get(api::dashboards::list))
                                 .service(
+                                    api_resource("/session")
+                                        .get(api::session::status)
+                                        .post(api::session::login)
+                                        .delete(api::session::logout),
+                                )
+                                .service(
                                     api_resource("/openapi.json").get(api::openapi::openapi_json),
                                 )
                                 .default_service(web::to(api_not_found)),
@@ -125,6 +166,9 @@ impl Application {
         // Without this, a client that closed its socket is noticed only at the
         // second write after it left, holding its fd and buffers meanwhile.
         .h1_allow_half_closed(false)
+        // A client that connects and trickles its request head (slowloris)
+        // is cut off after this long.
+        .client_request_timeout(config.head_timeout)
         .h1_write_buffer_size(routes::small_chunks::WRITE_BUFFER_THRESHOLD)
         .on_connect(move |connection, _| tune_socket(connection, stuck_timeout))
         // actix counts whole seconds: round up, so 500ms still grants a grace period.
@@ -209,6 +253,18 @@ fn listen(addr: &str) -> std::io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
+}
+
+/// Every minute, the rate limiters forget clients that are back to a full
+/// burst, so their memory follows current clients, not every client ever.
+fn spawn_rate_janitor(rates: web::Data<RateLimits>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            ticker.tick().await;
+            rates.forget_idle();
+        }
+    })
 }
 
 fn spawn_heartbeat(hub: Hub, interval: std::time::Duration) -> JoinHandle<()> {

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Every API route, as `METHOD path`. Adding a route means adding it here and
 /// to the document; the test below proves the two agree with the server.
-const ROUTES: [&str; 7] = [
+const ROUTES: [&str; 10] = [
     "GET /api/events",
     "GET /api/widgets",
     "GET /api/widgets/{id}",
@@ -17,6 +17,9 @@ const ROUTES: [&str; 7] = [
     "DELETE /api/widgets/{id}",
     "POST /api/batch",
     "GET /api/dashboards",
+    "GET /api/session",
+    "POST /api/session",
+    "DELETE /api/session",
 ];
 
 #[tokio::test]

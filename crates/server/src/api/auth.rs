@@ -29,8 +29,9 @@ impl PublishTokens {
         }
     }
 
-    /// Ok if the request carries one of the tokens.
-    pub fn check(&self, req: &HttpRequest) -> Result<(), ApiError> {
+    /// Which token the request carries (its index in the configuration, for
+    /// per-token rate limits), or 401.
+    pub fn check(&self, req: &HttpRequest) -> Result<usize, ApiError> {
         let presented = req
             .headers()
             .get(AUTHORIZATION)
@@ -38,23 +39,19 @@ impl PublishTokens {
             .and_then(bearer_token)
             .ok_or_else(ApiError::unauthorized)?;
         // Every token is compared, so timing does not tell which one nearly matched.
-        let matched = self
-            .tokens
-            .iter()
-            .fold(subtle::Choice::from(0), |acc, token| {
-                acc | token.as_bytes().ct_eq(presented.as_bytes())
-            });
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized())
+        let mut matched = None;
+        for (index, token) in self.tokens.iter().enumerate() {
+            if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) {
+                matched = Some(index);
+            }
         }
+        matched.ok_or_else(ApiError::unauthorized)
     }
 }
 
 /// The token of an `Authorization: Bearer <token>` header; the scheme's name
 /// is case-insensitive (RFC 9110).
-fn bearer_token(header: &str) -> Option<&str> {
+pub(crate) fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -82,8 +79,8 @@ mod tests {
                 .insert_header((AUTHORIZATION, header))
                 .to_http_request()
         };
-        assert!(tokens.check(&with("Bearer one")).is_ok());
-        assert!(tokens.check(&with("Bearer two")).is_ok());
+        assert_eq!(tokens.check(&with("Bearer one")).ok(), Some(0));
+        assert_eq!(tokens.check(&with("Bearer two")).ok(), Some(1));
         assert!(tokens.check(&with("bearer one")).is_ok());
         assert!(tokens.check(&with("Basic one")).is_err());
         assert!(tokens.check(&with("Bearer ")).is_err());

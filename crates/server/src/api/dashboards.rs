@@ -1,10 +1,12 @@
 //! `GET /api/dashboards`: the declared dashboards, the default one first.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::DashboardSpec;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ApiError;
+use crate::access::ViewerAccess;
 use crate::hub::Hub;
 
 #[derive(Serialize, ToSchema)]
@@ -15,8 +17,13 @@ pub struct DashboardList<'a> {
 /// The declared dashboards, in menu order; the first is the default one.
 #[utoipa::path(get, path = "/api/dashboards", tag = "dashboards",
     responses((status = 200, body = DashboardList)))]
-pub async fn list(hub: web::Data<Hub>) -> HttpResponse {
-    HttpResponse::Ok().json(DashboardList {
+pub async fn list(
+    hub: web::Data<Hub>,
+    viewers: web::Data<ViewerAccess>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    viewers.check(&req)?;
+    Ok(HttpResponse::Ok().json(DashboardList {
         dashboards: hub.dashboards().specs(),
-    })
+    }))
 }

@@ -22,6 +22,8 @@ pub struct ApiError {
     /// Stable and machine-readable, e.g. `invalid_json`.
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (whole seconds): when a refused client may try again.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -30,7 +32,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, wait: std::time::Duration) -> ApiError {
+        self.retry_after = Some(wait);
+        self
     }
 
     pub fn unauthorized() -> ApiError {
@@ -39,6 +47,14 @@ impl ApiError {
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "publishing needs a valid `Authorization: Bearer <token>` header",
+        )
+    }
+
+    pub fn unauthorized_viewer() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "viewing needs a session (POST /api/session with a viewer token) or `Authorization: Bearer <viewer token>`",
         )
     }
 }
@@ -51,7 +67,13 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         // Logged once, here; a client error is the client's business, so info.
         tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(wait) = self.retry_after {
+            // Rounded up: a client retrying after 0 s would just be refused again.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.max(1)));
+        }
+        response.json(ErrorBody {
             error: self.code.to_owned(),
             message: self.message.clone(),
         })

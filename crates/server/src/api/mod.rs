@@ -5,6 +5,8 @@ pub mod body;
 pub mod dashboards;
 pub mod error;
 pub mod openapi;
+pub mod request_body;
+pub mod session;
 pub mod widgets;
 
 pub use auth::PublishTokens;

@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{dashboards, widgets};
+use super::{dashboards, session, widgets};
 use crate::routes::events;
 
 #[derive(OpenApi)]
@@ -22,6 +22,9 @@ use crate::routes::events;
         widgets::get,
         widgets::delete,
         dashboards::list,
+        session::status,
+        session::login,
+        session::logout,
         events::stream_events,
     ),
     modifiers(&BearerToken),

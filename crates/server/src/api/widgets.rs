@@ -2,7 +2,6 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use protocol::{EventId, Widget, WidgetId};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -11,12 +10,11 @@ use super::body::{self, Publication};
 #[allow(unused_imports)] // named in the OpenAPI attributes
 use super::body::{BatchBody, PublishBody};
 use super::error::ErrorBody;
+use super::request_body::{self, BodyLimits};
 use super::{ApiError, PublishTokens};
+use crate::access::ViewerAccess;
 use crate::hub::{unix_ms, Hub, HubError};
-
-/// The largest publish body accepted (`--max-body-bytes`).
-#[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+use crate::limits::RateLimits;
 
 /// `POST /api/widgets/{id}` answers with the event that carries the change.
 #[derive(Serialize, ToSchema)]
@@ -60,15 +58,13 @@ pub struct WidgetList {
 )]
 pub async fn publish(
     hub: web::Data<Hub>,
-    tokens: web::Data<PublishTokens>,
-    limit: web::Data<BodyLimit>,
-    req: HttpRequest,
+    publisher: Publisher,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    tokens.check(&req)?;
+    let limits = publisher.admit()?;
     let id = parse_id(id.into_inner())?;
-    let body = read_body(payload, limit.0).await?;
+    let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
     let publication = body::parse_publication(&body, hub.kind_hints(&id), now)?;
     let event_id = hub
@@ -95,13 +91,11 @@ pub async fn publish(
 )]
 pub async fn publish_batch(
     hub: web::Data<Hub>,
-    tokens: web::Data<PublishTokens>,
-    limit: web::Data<BodyLimit>,
-    req: HttpRequest,
+    publisher: Publisher,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    tokens.check(&req)?;
-    let body = read_body(payload, limit.0).await?;
+    let limits = publisher.admit()?;
+    let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
     let changes = body::parse_batch(&body, |id| hub.kind_hints(id), now)?
         .into_iter()
@@ -118,13 +112,18 @@ pub async fn publish_batch(
 /// Every widget, in display order.
 #[utoipa::path(get, path = "/api/widgets", tag = "widgets",
     responses((status = 200, body = WidgetList)))]
-pub async fn list(hub: web::Data<Hub>) -> HttpResponse {
+pub async fn list(
+    hub: web::Data<Hub>,
+    viewers: web::Data<ViewerAccess>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    viewers.check(&req)?;
     let contents = hub.contents();
-    HttpResponse::Ok().json(WidgetList {
+    Ok(HttpResponse::Ok().json(WidgetList {
         epoch: hub.epoch().to_owned(),
         last_event_id: contents.last_event_id.map(|id| id.to_string()),
         widgets: contents.widgets,
-    })
+    }))
 }
 
 /// One widget.
@@ -135,7 +134,13 @@ pub async fn list(hub: web::Data<Hub>) -> HttpResponse {
         (status = 400, description = "invalid_id", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
     ))]
-pub async fn get(hub: web::Data<Hub>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    hub: web::Data<Hub>,
+    viewers: web::Data<ViewerAccess>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    viewers.check(&req)?;
     let id = parse_id(id.into_inner())?;
     let widget = hub.widget(&id).ok_or_else(|| not_found(&id))?;
     Ok(HttpResponse::Ok().json(widget))
@@ -153,11 +158,10 @@ pub async fn get(hub: web::Data<Hub>, id: web::Path<String>) -> Result<HttpRespo
     security(("bearer" = [])))]
 pub async fn delete(
     hub: web::Data<Hub>,
-    tokens: web::Data<PublishTokens>,
-    req: HttpRequest,
+    publisher: Publisher,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    tokens.check(&req)?;
+    publisher.admit()?;
     let id = parse_id(id.into_inner())?;
     let event_id = hub
         .remove(&id)
@@ -217,25 +221,36 @@ fn refused(error: HubError, item_prefix: &str) -> ApiError {
     }
 }
 
-/// Reads at most `limit` bytes, refusing (413) rather than buffering more.
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_body",
-                format!("could not read the body: {e}"),
-            )
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the body must be at most {limit} bytes"),
-            ));
-        }
-        body.extend_from_slice(&chunk);
+/// What a publish request needs before its body is read: the token, checked,
+/// then counted against its rate.
+pub struct Publisher {
+    token: Result<usize, ApiError>,
+    rates: web::Data<RateLimits>,
+    limits: BodyLimits,
+}
+
+impl Publisher {
+    /// The body limits if the request's token is valid and within its rate.
+    fn admit(self) -> Result<BodyLimits, ApiError> {
+        self.rates.publish(self.token?)?;
+        Ok(self.limits)
     }
-    Ok(body)
+}
+
+impl actix_web::FromRequest for Publisher {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Publisher, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let app_data = || -> Option<Publisher> {
+            Some(Publisher {
+                token: req.app_data::<web::Data<PublishTokens>>()?.check(req),
+                rates: req.app_data::<web::Data<RateLimits>>()?.clone(),
+                limits: *req.app_data::<web::Data<BodyLimits>>()?.get_ref(),
+            })
+        };
+        std::future::ready(app_data().ok_or_else(|| {
+            actix_web::error::ErrorInternalServerError("publish state is not configured")
+        }))
+    }
 }

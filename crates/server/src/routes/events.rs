@@ -16,9 +16,11 @@ use tokio::sync::broadcast::{
 };
 
 use super::small_chunks::SmallChunks;
+use crate::access::{TrustedProxies, ViewerAccess};
 use crate::api::ApiError;
 use crate::dashboards::Filter;
 use crate::hub::{Hub, Published, ResetReason, Subscription};
+use crate::limits::{StreamSlot, StreamSlots};
 
 /// How long a browser waits before reconnecting on its own after a drop.
 const RETRY: Duration = Duration::from_secs(2);
@@ -78,16 +80,29 @@ fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
     responses(
         (status = 200, description = "an endless `text/event-stream`", content_type = "text/event-stream", body = String),
         (status = 400, description = "invalid_filter", body = crate::api::error::ErrorBody),
+        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::api::error::ErrorBody),
+        (status = 503, description = "too_many_streams, with `Retry-After`", body = crate::api::error::ErrorBody),
     ))]
 pub async fn stream_events(
     hub: web::Data<Hub>,
     limits: web::Data<StreamLimits>,
+    viewers: web::Data<ViewerAccess>,
+    slots: web::Data<StreamSlots>,
+    proxies: web::Data<TrustedProxies>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    viewers.check(&req)?;
     let query = web::Query::<StreamQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_filter", e.to_string()))?
         .into_inner();
     let filter = filter(&hub, &query)?;
+    let slot = slots.acquire(proxies.client_ip(&req)).map_err(|full| {
+        hub.metrics()
+            .requests_refused
+            .with_label_values(&[full.as_str()])
+            .inc();
+        full.into_error()
+    })?;
     let subscription = hub
         .subscribe(resume_position(&req, &query).as_deref(), &filter)
         .map_err(|error| {
@@ -101,7 +116,7 @@ pub async fn stream_events(
     let deadline = limits
         .max_stream_age
         .map(|age| Instant::now() + jittered(age));
-    let events = subscriber_events(hub.get_ref().clone(), subscription, filter, deadline);
+    let events = subscriber_events(hub.get_ref().clone(), subscription, filter, deadline, slot);
     Ok(Sse::from_stream(events)
         .with_retry_duration(RETRY)
         .customize()
@@ -138,6 +153,7 @@ fn subscriber_events(
     subscription: Subscription,
     filter: Filter,
     deadline: Option<Instant>,
+    slot: StreamSlot,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> {
     let metrics = hub.metrics();
     metrics.open_streams.inc();
@@ -152,6 +168,7 @@ fn subscriber_events(
         deadline,
         finished: false,
         uncounted: 0,
+        _slot: slot,
     };
     stream::unfold(state, |mut state| async move {
         let event = state.next_event().await?;
@@ -177,6 +194,9 @@ struct Subscriber {
     /// The stream counts as open (`open_streams`) from this moment until the
     /// subscriber is dropped.
     opened: Instant,
+    /// Its place under `--max-streams` and `--max-streams-per-ip`, given back
+    /// when the stream ends.
+    _slot: StreamSlot,
 }
 
 impl Subscriber {

@@ -1,0 +1,107 @@
+//! `/api/session`: viewers log in with a viewer token and get a session cookie
+//! (see `access::viewer`), and log out again.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::ErrorBody;
+use super::request_body::{self, BodyLimits};
+use super::ApiError;
+use crate::access::{TrustedProxies, ViewerAccess};
+use crate::limits::RateLimits;
+
+/// Whether this browser may view the dashboard.
+#[derive(Serialize, ToSchema)]
+pub struct SessionStatus {
+    /// Viewers must log in (viewer tokens are configured).
+    pub required: bool,
+    /// This request may view: viewing is open, or it has a valid session.
+    pub authenticated: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// One of the server's viewer tokens (`--viewer-token`).
+    pub token: String,
+}
+
+/// Whether viewers must log in, and whether this one is. Always allowed: the
+/// SPA asks it to decide between the login form and the dashboard.
+#[utoipa::path(get, path = "/api/session", tag = "session",
+    responses((status = 200, body = SessionStatus)))]
+pub async fn status(viewers: web::Data<ViewerAccess>, req: HttpRequest) -> HttpResponse {
+    HttpResponse::Ok().json(SessionStatus {
+        required: viewers.required(),
+        authenticated: viewers.is_viewer(&req),
+    })
+}
+
+/// Log in: a valid viewer token gets an `HttpOnly; SameSite=Strict` session
+/// cookie (`Secure` over https).
+#[utoipa::path(post, path = "/api/session", tag = "session",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "logged in; the cookie is set", body = SessionStatus),
+        (status = 400, description = "invalid_json", body = ErrorBody),
+        (status = 401, description = "unauthorized: not a viewer token", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many attempts from this address", body = ErrorBody),
+    ))]
+pub async fn login(
+    viewers: web::Data<ViewerAccess>,
+    rates: web::Data<RateLimits>,
+    proxies: web::Data<TrustedProxies>,
+    limits: web::Data<BodyLimits>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(client) = proxies.client_ip(&req) {
+        rates.login(client)?;
+    }
+    let body = request_body::read(payload, **limits).await?;
+    let LoginBody { token } = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("expected {{\"token\": \"...\"}}: {e}"),
+        )
+    })?;
+    if !viewers.required() {
+        return Ok(HttpResponse::Ok().json(SessionStatus {
+            required: false,
+            authenticated: true,
+        }));
+    }
+    let cookie = viewers.login(&token, is_https(&req)).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "that is not a viewer token",
+        )
+    })?;
+    Ok(HttpResponse::Ok().cookie(cookie).json(SessionStatus {
+        required: true,
+        authenticated: true,
+    }))
+}
+
+/// Log out: the browser forgets its session cookie.
+#[utoipa::path(delete, path = "/api/session", tag = "session",
+    responses((status = 200, body = SessionStatus)))]
+pub async fn logout(viewers: web::Data<ViewerAccess>, req: HttpRequest) -> HttpResponse {
+    HttpResponse::Ok()
+        .cookie(viewers.logout(is_https(&req)))
+        .json(SessionStatus {
+            required: viewers.required(),
+            authenticated: !viewers.required(),
+        })
+}
+
+/// Whether the browser reached us over https, directly or (as a proxy's
+/// `X-Forwarded-Proto` says) through a proxy. Believing a forged header here
+/// only makes the cookie stricter.
+fn is_https(req: &HttpRequest) -> bool {
+    req.connection_info().scheme() == "https"
+}
