@@ -208,15 +208,19 @@ impl SseClient {
         if let Some(id) = query {
             request = request.query(&[("last_event_id", id)]);
         }
+        let what = format!("stream status (Last-Event-ID {header:?}, ?last_event_id {query:?})");
+        SseClient::from_request(request, &what).await
+    }
+
+    /// Opens a stream with any request (extra headers, a cookie); its status
+    /// must be 200.
+    pub async fn from_request(request: reqwest::RequestBuilder, what: &str) -> SseClient {
+        let request = request.header("Accept", "text/event-stream");
         let response = tokio::time::timeout(SOON, request.send())
             .await
             .expect("stream response within SOON")
             .expect("stream request succeeds");
-        assert_eq!(
-            response.status(),
-            200,
-            "stream status (Last-Event-ID {header:?}, ?last_event_id {query:?})"
-        );
+        assert_eq!(response.status(), 200, "{what}");
         let headers = response.headers().clone();
         let events = response
             .bytes_stream()
