@@ -423,4 +423,33 @@ mod tests {
             );
         }
     }
+
+    /// The access and limit settings read from a config file like any other,
+    /// lists included.
+    #[test]
+    fn access_settings_come_from_the_file_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pulseboard.toml");
+        std::fs::write(
+            &path,
+            r#"
+viewer_token = ["wall", "lobby"]
+trusted_proxy = ["127.0.0.1", "10.0.0.0/8"]
+cors_origin = "https://a.example"
+frame_ancestors = "'self' https://portal.example"
+max_streams_per_ip = 20
+publish_rate = 5
+session_lifetime = "7days"
+"#,
+        )
+        .unwrap();
+        let config = Config::load_from(["pulseboard", "--config", path.to_str().unwrap()]).unwrap();
+        assert_eq!(config.viewer_tokens, ["wall", "lobby"]);
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert_eq!(config.cors_origins, ["https://a.example"]);
+        assert_eq!(config.frame_ancestors, "'self' https://portal.example");
+        assert_eq!(config.max_streams_per_ip, 20);
+        assert_eq!(config.publish_rate, 5);
+        assert_eq!(config.session_lifetime, Duration::from_secs(7 * 86_400));
+    }
 }
