@@ -115,8 +115,9 @@ impl Application {
                 .app_data(slots.clone())
                 .app_data(proxies.clone())
                 .app_data(web::Data::new(limits))
-                // Outermost first: the security headers go on every response,
-                // refusals included; CORS answers preflights before any limit.
+                // The last wrap is the outermost: the security headers go on
+                // every response, refusals included, and CORS answers
+                // preflights before the head limit is checked.
                 .wrap(from_fn(request_head::limit))
                 .wrap(security::cors(&cors_origins))
                 .wrap(security::headers(&frame_ancestors))
