@@ -4,7 +4,8 @@
 # so a second run takes seconds. Safe to run from any directory, without a
 # terminal (CI=true), as root or as a sudo-capable user.
 #
-#   1. Debian packages: a Chromium for the e2e test, chromedriver, build tools.
+#   1. Debian packages: a Chromium for the e2e test, chromedriver, build tools,
+#      nginx (the reverse-proxy tests run the real one in front of the server).
 #   2. The wasm32 route: rustup's target, or Debian's rustc-web as a fallback.
 #      The choice goes to .tools/wasm-env.sh for run.sh / test.sh / dev.sh.
 #   3. trunk 0.21.14 and wasm-bindgen-cli at the version in Cargo.lock.
@@ -61,10 +62,14 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # scripts/demo.sh speaks to the API with curl, and a test runs it.
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The proxy tests (crates/server/tests/proxy.rs, frontend/e2e/failover.test.mjs)
+# start nginx with deploy/nginx/pulseboard.conf. Debian puts it in /usr/sbin,
+# which a non-root PATH often lacks.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 else
-	log "system packages: present (chromium, chromedriver, cc, pkg-config, gzip, node, npm, curl)"
+	log "system packages: present (chromium, chromedriver, cc, pkg-config, gzip, node, npm, curl, nginx)"
 fi
 
 # --- 2. wasm32 route -----------------------------------------------------------

@@ -1,0 +1,173 @@
+// A real nginx in front of test servers, configured with the site file users
+// copy, deploy/nginx/pulseboard.conf, changed only where a test must: the
+// upstream `server` lines and the listen address. The Rust twin of this is
+// crates/server/tests/common/nginx.rs.
+//
+// nginx runs in the foreground as one process (`daemon off`, `master_process
+// off`: no workers, so no switch to another user and nothing left behind),
+// with every file it writes in a temp dir, and stock `http {}` defaults
+// (proxy buffering on) plus gzip, as a typical site has it.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { repoRoot } from './support.mjs';
+
+export const DEPLOY_CONF = resolve(repoRoot, 'deploy', 'nginx', 'pulseboard.conf');
+
+/** `nginx` on PATH, else Debian's /usr/sbin/nginx (often not on a non-root PATH). */
+export function nginxBinary() {
+  const onPath = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map((dir) => join(dir, 'nginx'))
+    .find((path) => existsSync(path));
+  const found = onPath ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined);
+  if (!found) throw new Error('nginx not found: run scripts/setup.sh');
+  return found;
+}
+
+/** `text` with its one `from` replaced; throws if the shipped file no longer has exactly one. */
+function replaceOnce(text, from, to) {
+  const count = text.split(from).length - 1;
+  if (count !== 1) throw new Error(`${DEPLOY_CONF} should contain ${JSON.stringify(from)} once, found ${count}`);
+  return text.replace(from, () => to);
+}
+
+/** The shipped site config with these upstreams (`http://host:port` URLs) and listen address. */
+export function siteConfig({ upstreams, listen }) {
+  const servers = upstreams.map((url) => `server ${new URL(url).host};\n    `).join('');
+  let text = readFileSync(DEPLOY_CONF, 'utf8');
+  text = replaceOnce(text, 'server 127.0.0.1:8080;\n    ', servers);
+  text = replaceOnce(text, 'listen 80;', `listen ${listen};`);
+  return text;
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((resolveTry) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveTry(true);
+    });
+    socket.once('error', () => resolveTry(false));
+  });
+}
+
+/**
+ * Starts nginx in front of `upstreams` (base URLs) on a free loopback port and
+ * resolves once it accepts connections. Returns { url, stop, log, config }:
+ * `log()` is its error log (level info) for failure messages.
+ */
+export async function startNginx({ upstreams, timeoutMs = 15_000 }) {
+  let lastLog = '';
+  // A free port can be taken between our probe and nginx's bind: try another.
+  for (let tries = 0; tries < 5; tries += 1) {
+    try {
+      return await startNginxOnce({ upstreams, timeoutMs });
+    } catch (error) {
+      if (!/Address already in use/.test(error.message)) throw error;
+      lastLog = error.message;
+    }
+  }
+  throw new Error(`nginx found no free port in 5 tries:\n${lastLog}`);
+}
+
+async function startNginxOnce({ upstreams, timeoutMs }) {
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const dir = mkdtempSync(join(tmpdir(), 'pulseboard-nginx-'));
+  const config = siteConfig({ upstreams, listen });
+  writeFileSync(join(dir, 'pulseboard.conf'), config);
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log info;
+events {
+    worker_connections 256;
+}
+http {
+    access_log ${dir}/access.log;
+    client_body_temp_path ${dir}/client_body;
+    proxy_temp_path ${dir}/proxy;
+    fastcgi_temp_path ${dir}/fastcgi;
+    uwsgi_temp_path ${dir}/uwsgi;
+    scgi_temp_path ${dir}/scgi;
+    default_type application/octet-stream;
+    gzip on;
+    gzip_types text/event-stream text/css application/javascript application/wasm application/json;
+    gzip_min_length 20;
+    gzip_proxied any;
+    include ${dir}/pulseboard.conf;
+}
+`,
+  );
+  const out = openSync(join(dir, 'output.log'), 'w');
+  // -e: the error log to use before the config is read (not /var/log/nginx).
+  const child = spawn(nginxBinary(), ['-p', dir, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf')], {
+    stdio: ['ignore', out, out],
+  });
+  const read = (name) => {
+    try {
+      return readFileSync(join(dir, name), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const log = () => `--- nginx log (${dir}) ---\n${read('output.log')}${read('error.log')}`;
+
+  let exited = false;
+  const exitedPromise = new Promise((resolveExit) => {
+    child.on('exit', () => {
+      exited = true;
+      resolveExit();
+    });
+    child.on('error', (error) => {
+      exited = true;
+      writeFileSync(join(dir, 'output.log'), `could not start nginx: ${error.message}\n`, { flag: 'a' });
+      resolveExit();
+    });
+  });
+  const killOnExit = () => {
+    if (!exited) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', killOnExit);
+  const stop = async () => {
+    process.off('exit', killOnExit);
+    if (!exited) child.kill('SIGKILL');
+    await exitedPromise;
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) {
+      const text = log();
+      await stop();
+      throw new Error(`nginx exited at start\n${text}`);
+    }
+    if (await accepts(port)) return { url: `http://${listen}`, stop, log, config };
+    if (Date.now() > deadline) {
+      const text = log();
+      await stop();
+      throw new Error(`nginx does not accept connections on ${listen} after ${timeoutMs} ms\n${text}`);
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+  }
+}
