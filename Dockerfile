@@ -6,8 +6,10 @@
 # --- build: the SPA (trunk) and the server (cargo), both release ------------
 FROM rust:1-bookworm AS build
 # trunk fetches the wasm-bindgen and wasm-opt versions pinned in
-# frontend/Trunk.toml on its first build.
-RUN rustup target add wasm32-unknown-unknown \
+# frontend/Trunk.toml on its first build; its post-build hook needs node.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs \
+ && rm -rf /var/lib/apt/lists/* \
+ && rustup target add wasm32-unknown-unknown \
  && cargo install --locked trunk@0.21.14
 WORKDIR /src
 COPY . .
