@@ -226,12 +226,14 @@ function serverFiles({ config, stateFile }) {
 // For `context.addInitScript`: runs in the page before the SPA and wraps the
 // EventSource constructor to record, in `window.__eventSources`, each URL the
 // page opens and how many earlier EventSources were still not closed at that
-// moment (the SPA promises one at a time).
+// moment (the SPA promises one at a time). `window.__openEventSources()`
+// counts the ones not closed now.
 export function trackEventSources() {
   const Native = window.EventSource;
   const created = [];
   const log = { urls: [], overlaps: 0 };
   window.__eventSources = log;
+  window.__openEventSources = () => created.filter((source) => source.readyState !== Native.CLOSED).length;
   window.EventSource = class extends Native {
     constructor(url, init) {
       super(url, init);
@@ -240,4 +242,44 @@ export function trackEventSources() {
       log.urls.push(String(url));
     }
   };
+}
+
+// For `context.addInitScript`: records every Content-Security-Policy
+// violation the page reports (`securitypolicyviolation` events, which the
+// browser fires for a blocked inline script, style attribute, eval, font...)
+// in `window.__cspViolations`.
+export function watchCspViolations() {
+  const violations = [];
+  window.__cspViolations = violations;
+  document.addEventListener(
+    'securitypolicyviolation',
+    (event) => {
+      violations.push({
+        directive: event.effectiveDirective || event.violatedDirective,
+        blocked: event.blockedURI,
+        sample: event.sample,
+        source: `${event.sourceFile}:${event.lineNumber}:${event.columnNumber}`,
+        disposition: event.disposition,
+      });
+    },
+    true,
+  );
+}
+
+/**
+ * A viewer's session from raw HTTP: `POST /api/session` with `token`;
+ * resolves with the response and the `name=value` of its session cookie
+ * (undefined when none was set), for `cookie:` headers of later requests.
+ */
+export async function logIn(url, token) {
+  const response = await fetch(`${url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  const cookie = response.headers
+    .getSetCookie()
+    .map((header) => header.split(';')[0])
+    .find((pair) => pair.startsWith('pulseboard_session='));
+  return { response, cookie };
 }

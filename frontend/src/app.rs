@@ -1,15 +1,25 @@
+use std::time::Duration;
+
+use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::api;
 use crate::components::badge::ConnectionBadge;
-use crate::components::dashboard::Dashboard;
+use crate::components::dashboard::{placeholder, Dashboard};
+use crate::components::login::{LoginForm, LogoutButton};
 use crate::components::nav::DashboardNav;
 use crate::layout::page_title;
 use crate::route::Route;
-use crate::stream::{use_dashboard, EventStream};
+use crate::session::{Gate, SessionAction, SessionHandle};
+use crate::stream::{use_dashboard, EventStream, Store};
 
-/// The whole page: the router, then the event stream (and its store) for the
-/// route's dashboard, around a header and the dashboard.
+/// How long the page waits for `GET /api/session` before trying the stream
+/// anyway (whose own checks then take over).
+const FIRST_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The whole page: the router, the viewer session, then the event stream (and
+/// its store) for the route's dashboard, around a header and the dashboard.
 #[function_component]
 pub fn App() -> Html {
     html! {
@@ -19,18 +29,51 @@ pub fn App() -> Html {
     }
 }
 
+/// The session gate, then what it lets through: the dashboard with its
+/// stream, or the login form (see [`crate::session`]).
 #[function_component]
 fn Page() -> Html {
     let route = use_route::<Route>().unwrap_or(Route::NotFound);
     let dashboard = AttrValue::from(route.dashboard_param().to_owned());
+    let session = use_reducer(Gate::default);
+    {
+        // Asked once per page: later changes come from the stream's checks,
+        // the form and the "Log out" button.
+        let session = session.dispatcher();
+        use_effect_with((), move |_| {
+            spawn_local(async move {
+                let status = api::session_status(FIRST_CHECK_TIMEOUT).await.ok();
+                session.dispatch(SessionAction::Checked(status));
+            });
+        });
+    }
+    let content = match *session {
+        Gate::Checking => html! {
+            <>
+                <Header />
+                <main class="main">{ placeholder() }</main>
+            </>
+        },
+        Gate::Login { notice } => html! {
+            <>
+                <Header />
+                <main class="main"><LoginForm {notice} /></main>
+            </>
+        },
+        Gate::Open { .. } => html! {
+            <EventStream {dashboard}>
+                <DocumentTitle />
+                <Header />
+                <main class="main">
+                    <Dashboard />
+                </main>
+            </EventStream>
+        },
+    };
     html! {
-        <EventStream {dashboard}>
-            <DocumentTitle />
-            <Header />
-            <main class="main">
-                <Dashboard />
-            </main>
-        </EventStream>
+        <ContextProvider<SessionHandle> context={session}>
+            { content }
+        </ContextProvider<SessionHandle>>
     }
 }
 
@@ -48,10 +91,12 @@ fn DocumentTitle() -> Html {
     Html::default()
 }
 
+/// The top bar. Outside the stream (the session check, the login form) it
+/// has only the brand and the host; the menu, counts and badge need the store.
 #[function_component]
 fn Header() -> Html {
-    let store = use_dashboard();
-    let count = store.view.snapshot.widgets.len();
+    let store = use_context::<Store>();
+    let can_log_out = use_context::<SessionHandle>().is_some_and(|session| session.can_log_out());
     html! {
         <header class="topbar">
             <div class="brand">
@@ -60,18 +105,29 @@ fn Header() -> Html {
                 </svg>
                 <span class="brand-name">{ "Pulseboard" }</span>
             </div>
-            <DashboardNav />
+            if store.is_some() {
+                <DashboardNav />
+            }
             <div class="topbar-host" title="dashboard host">{ host() }</div>
             <div class="topbar-meta">
-                if store.has_snapshot() {
-                    <span class="widget-count">
-                        { format!("{count} widget{}", if count == 1 { "" } else { "s" }) }
-                    </span>
+                if let Some(store) = store {
+                    if store.has_snapshot() {
+                        <span class="widget-count">
+                            { widget_count(store.view.snapshot.widgets.len()) }
+                        </span>
+                    }
+                    <ConnectionBadge />
                 }
-                <ConnectionBadge />
+                if can_log_out {
+                    <LogoutButton />
+                }
             </div>
         </header>
     }
+}
+
+fn widget_count(count: usize) -> String {
+    format!("{count} widget{}", if count == 1 { "" } else { "s" })
 }
 
 fn host() -> String {

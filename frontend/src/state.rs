@@ -89,6 +89,9 @@ pub enum Action {
     /// The connection failed (an `error`, no heartbeat for too long) or the
     /// server went away, and a new one is scheduled.
     RetryScheduled(RetryInfo),
+    /// The stream errored and is closed; whether (and when) a new one opens
+    /// is decided once the server said whether the session still holds.
+    Dropped,
     /// The browser's `online`/`offline` events (and `navigator.onLine` at start).
     Network { online: bool },
     /// The tab moved to another dashboard: the new stream starts from scratch
@@ -119,6 +122,13 @@ impl DashboardState {
                 self.connection = ConnectionState::Reconnecting;
                 self.retry = Some(retry);
                 true
+            }
+            Action::Dropped => {
+                // The last retry (if any) stays: its attempt is the one that
+                // just failed, and the next one replaces it in a moment.
+                let changed = self.connection != ConnectionState::Reconnecting;
+                self.connection = ConnectionState::Reconnecting;
+                changed
             }
             Action::Network { online } => {
                 let changed = self.offline == online;
@@ -500,6 +510,23 @@ mod tests {
         state.apply(retry(1, 3_000.0));
         state.apply(retry(2, 5_000.0));
         assert_eq!(state.retry.map(|r| r.attempt), Some(2));
+    }
+
+    #[test]
+    fn a_dropped_stream_is_reconnecting_before_its_retry_is_known() {
+        let mut state = live_with(vec![]);
+        assert!(state.apply(Action::Dropped));
+        assert_eq!(state.connection, ConnectionState::Reconnecting);
+        assert_eq!(state.retry, None);
+        assert!(!state.apply(Action::Dropped));
+
+        // A later drop keeps the attempt that just failed on the badge until
+        // the next one is scheduled.
+        state.apply(retry(2, 5_000.0));
+        assert!(!state.apply(Action::Dropped));
+        assert_eq!(state.retry.map(|r| r.attempt), Some(2));
+        state.apply(retry(3, 9_000.0));
+        assert_eq!(state.retry.map(|r| r.attempt), Some(3));
     }
 
     #[test]

@@ -26,6 +26,15 @@
 //! supervisor is replaced, the state cleared, and the new stream starts
 //! without an id (with an `init`).
 //!
+//! Viewer sessions: an EventSource cannot see HTTP status codes, so a stream
+//! refused with 401 (the session cookie expired, or its token was revoked)
+//! errors like a dropped connection. After each `error`, with the stream
+//! closed, the supervisor asks `GET /api/session` before scheduling the next
+//! attempt: when the server says a login is needed, it reports that to the
+//! session gate ([`crate::session`]), which unmounts this provider (closing
+//! for good) and shows the login form; no retry follows. When the question
+//! itself fails (the server is down) the usual backoff goes on.
+//!
 //! Never two at a time: the old EventSource is closed before a new one opens
 //! (and, as dropping any clone of a gloo-net EventSource closes it, the only
 //! handle lives in [`Supervisor::source`]); a generation counter silences the
@@ -47,13 +56,18 @@ use yew::platform::spawn_local;
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
+use crate::api;
 use crate::backoff::{Backoff, Retry};
+use crate::session::{after_stream_error, AfterStreamError, Gate, SessionAction, SessionHandle};
 use crate::state::{heartbeat_overdue, Action, DashboardState, RetryInfo};
 
 /// Relative, so the SPA works behind any prefix-free proxy and under `trunk serve`.
 pub const EVENTS_URL: &str = "/api/events";
 /// How often the heartbeat watchdog looks at the clock.
 const WATCHDOG_EVERY_MS: u32 = 1_000;
+/// How long the session check after a stream error may take before the
+/// reconnect goes ahead without its answer.
+const SESSION_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What components get from the context: the store's state (deref) and dispatch.
 pub type Store = UseReducerHandle<DashboardState>;
@@ -89,6 +103,9 @@ pub struct EventStreamProps {
 #[function_component]
 pub fn EventStream(props: &EventStreamProps) -> Html {
     let store = use_reducer(DashboardState::default);
+    // The gate to tell when a stream error turns out to be a session that
+    // ended; without one (no session context), every error is a reconnect.
+    let session = use_context::<SessionHandle>().map(|handle| handle.dispatcher());
     // Where a new stream resumes: the reducer's last applied id, copied here
     // after every change. Dispatching reduces synchronously and the render
     // (with its effects) runs in a microtask, while a new EventSource is only
@@ -105,7 +122,7 @@ pub fn EventStream(props: &EventStreamProps) -> Html {
         // (its EventSource closed) before the new one opens its own.
         let dispatcher = store.dispatcher();
         use_effect_with(props.dashboard.clone(), move |dashboard| {
-            let supervisor = Supervisor::start(dispatcher, resume_from, dashboard.clone());
+            let supervisor = Supervisor::start(dispatcher, session, resume_from, dashboard.clone());
             move || supervisor.stop()
         });
     }
@@ -119,6 +136,8 @@ pub fn EventStream(props: &EventStreamProps) -> Html {
 /// Owns the connection: opens, watches and replaces the EventSource.
 struct Supervisor {
     dispatch: UseReducerDispatcher<DashboardState>,
+    /// The session gate, told what `GET /api/session` says after a stream error.
+    session: Option<UseReducerDispatcher<Gate>>,
     /// The last event id the reducer applied (kept current by [`EventStream`]).
     resume_from: Rc<RefCell<Option<EventId>>>,
     /// The `?dashboard=` of every connection this supervisor makes.
@@ -145,6 +164,7 @@ struct SupervisorHandle(Rc<Supervisor>);
 impl Supervisor {
     fn start(
         dispatch: UseReducerDispatcher<DashboardState>,
+        session: Option<UseReducerDispatcher<Gate>>,
         resume_from: Rc<RefCell<Option<EventId>>>,
         dashboard: AttrValue,
     ) -> SupervisorHandle {
@@ -155,6 +175,7 @@ impl Supervisor {
         dispatch.dispatch(Action::Switched);
         let supervisor = Rc::new(Supervisor {
             dispatch,
+            session,
             resume_from,
             dashboard,
             source: RefCell::new(None),
@@ -330,14 +351,45 @@ impl Supervisor {
     }
 
     /// An `error` event, whether the browser meant to retry (readyState
-    /// CONNECTING) or gave up (CLOSED): either way the reconnect is ours.
+    /// CONNECTING) or gave up (CLOSED): either way the reconnect is ours,
+    /// once the server said the session still holds (see the module docs).
     fn on_error(self: &Rc<Self>) {
         let state = self.source.borrow().as_ref().map(EventSource::state);
         let why = match state {
             Some(State::Closed) => "event stream closed by the browser",
             _ => "event stream dropped",
         };
-        self.reconnect_later(why);
+        let Some(session) = self.session.clone() else {
+            self.reconnect_later(why);
+            return;
+        };
+        // Closed now, so the browser does not retry behind our back while
+        // the server is asked; a new generation, so anything that moves on
+        // meanwhile (a stop, the network coming back) voids the answer.
+        self.close_current();
+        self.dispatch.dispatch(Action::Dropped);
+        let generation = self.generation.get();
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            let status = api::session_status(SESSION_CHECK_TIMEOUT).await.ok();
+            let Some(supervisor) = weak.upgrade() else {
+                return;
+            };
+            if !supervisor.is_current(generation) {
+                return;
+            }
+            if let Some(status) = status {
+                // A session that ended makes the gate show the form, which
+                // unmounts this provider: its cleanup stops the supervisor.
+                session.dispatch(SessionAction::Seen(status));
+            }
+            match after_stream_error(status) {
+                AfterStreamError::LogIn => {
+                    warn("the session ended: no reconnect until a new login");
+                }
+                AfterStreamError::Reconnect => supervisor.reconnect_later(why),
+            }
+        });
     }
 
     fn check_heartbeat(self: &Rc<Self>) {

@@ -85,7 +85,8 @@ pub fn Dashboard() -> Html {
     }
 }
 
-fn placeholder() -> Html {
+/// Skeleton cards, until the first snapshot (and while the session is checked).
+pub fn placeholder() -> Html {
     html! {
         <section class="grid grid--placeholder" data-testid="dashboard-placeholder" aria-busy="true">
             { for (0..6).map(|i| html! {

@@ -1,6 +1,8 @@
 use protocol::List;
 use yew::prelude::*;
 
+use super::placed::Placed;
+
 #[derive(Properties, PartialEq)]
 pub struct ListProps {
     pub list: List,
@@ -21,11 +23,11 @@ pub fn ListView(props: &ListProps) -> Html {
                 <div class="list-empty">{ "No rows" }</div>
             }
             { for rows.iter().map(|row| {
-                let bar = percent_of(&row.value).map(|p| format!("width: {p:.1}%"));
+                let bar = percent_of(&row.value).map(|p| AttrValue::from(format!("{p:.1}%")));
                 html! {
                     <div class="list-row">
-                        if let Some(style) = bar {
-                            <span class="list-bar" style={style} aria-hidden="true"></span>
+                        if let Some(width) = bar {
+                            <Placed class="list-bar" property="width" value={width} decorative=true />
                         }
                         <dt>{ &row.label }</dt>
                         <dd>{ &row.value }</dd>

@@ -1,6 +1,7 @@
 //! The views. Each widget kind has its own file; [`widget::WidgetCard`] picks
 //! the right one, [`dashboard::Dashboard`] lays the cards out, [`nav`] is the
-//! dashboard menu.
+//! dashboard menu, [`login`] the viewer-token form and "Log out", [`placed`]
+//! the CSP-safe way to place an element at a computed spot.
 
 pub mod badge;
 pub mod clock;
@@ -8,9 +9,11 @@ pub mod dashboard;
 pub mod gauge;
 pub mod list;
 pub mod log;
+pub mod login;
 pub mod nav;
 pub mod not_found;
 pub mod number;
+pub mod placed;
 pub mod series;
 pub mod status;
 pub mod text;

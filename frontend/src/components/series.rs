@@ -1,6 +1,7 @@
 use protocol::Series;
 use yew::prelude::*;
 
+use super::placed::Placed;
 use crate::chart;
 use crate::format;
 
@@ -80,16 +81,16 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
                     }) }
                 </svg>
                 { for plot.y_ticks.iter().map(|tick| html! {
-                    <span class="series-y" style={format!("top: {:.2}%", tick.at * 100.0)}>
+                    <Placed class="series-y" property="top" value={percent(tick.at)}>
                         { format::axis(tick.value, unit) }
-                    </span>
+                    </Placed>
                 }) }
             </div>
             <div class="series-time">
                 { for plot.t_ticks.iter().map(|tick| html! {
-                    <span style={format!("left: {:.2}%", tick.at * 100.0)}>
+                    <Placed property="left" value={percent(tick.at)}>
                         { format::time_offset(tick.value) }
-                    </span>
+                    </Placed>
                 }) }
             </div>
             <ul class="legend">
@@ -105,4 +106,9 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
             </ul>
         </div>
     }
+}
+
+/// A tick's place along an axis (`at` in `0..=1`), as a CSS percentage.
+fn percent(at: f64) -> AttrValue {
+    AttrValue::from(format!("{:.2}%", at * 100.0))
 }
