@@ -95,7 +95,8 @@ impl Application {
         ));
         let proxies = web::Data::new(TrustedProxies::new(config.trusted_proxies.clone()));
         let cors_origins = config.cors_origins.clone();
-        let frame_ancestors = config.frame_ancestors.clone();
+        let security_headers =
+            web::Data::new(security::SecurityHeaders::new(&config.frame_ancestors));
 
         let shutdown_hub = hub.clone();
         let shutdown_readiness = readiness.clone();
@@ -114,14 +115,14 @@ impl Application {
                 .app_data(rates.clone())
                 .app_data(slots.clone())
                 .app_data(proxies.clone())
+                .app_data(security_headers.clone())
                 .app_data(web::Data::new(limits))
-                // The last wrap is the outermost: the security headers go on
-                // every response, refusals included, and CORS answers
-                // preflights before the head limit is checked.
+                // The last wrap is the outermost: CORS answers preflights
+                // before the head limit is checked.
                 .wrap(from_fn(request_head::limit))
                 .wrap(security::cors(&cors_origins))
-                .wrap(security::headers(&frame_ancestors))
-                // The stream stays outside the middleware: Compress would only
+                // The stream stays outside the middleware below (it sets its
+                // own `nosniff`; CSP is for documents): Compress would only
                 // wrap every event of every viewer in an identity encoder (the
                 // SSE responder sets `Content-Encoding: identity`), and Logger
                 // would add a layer to every delivery and a line per reconnect
@@ -130,6 +131,7 @@ impl Application {
                 .service(
                     web::scope("")
                         // Static files, JSON and metrics.
+                        .wrap(from_fn(security::add_headers))
                         .wrap(Compress::default())
                         .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
                         .route("/healthz", web::get().to(routes::health::healthz))

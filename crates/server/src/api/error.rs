@@ -68,6 +68,11 @@ impl ResponseError for ApiError {
         // Logged once, here; a client error is the client's business, so info.
         tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
         let mut response = HttpResponse::build(self.status);
+        // Also for the stream's refusals, which no other middleware sees.
+        response.insert_header((
+            actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+            crate::security::NOSNIFF,
+        ));
         if let Some(wait) = self.retry_after {
             // Rounded up: a client retrying after 0 s would just be refused again.
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -127,6 +127,10 @@ pub async fn stream_events(
             CacheDirective::Extension("no-transform".into(), None),
         ]))
         .insert_header(("X-Accel-Buffering", "no"))
+        .insert_header((
+            actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+            crate::security::NOSNIFF,
+        ))
         .respond_to(&req)
         .map_body(|_, body| SmallChunks::new(body))
         .map_into_boxed_body())
