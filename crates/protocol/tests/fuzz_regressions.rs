@@ -1,87 +1,18 @@
-//! Replays the `protocol_decode` fuzz target on stable, in plain `cargo test`:
-//! every seed of `fuzz/corpus/protocol_decode/` and every input that once made the
-//! target fail, kept in `fuzz/regressions/protocol_decode/`, goes through the
-//! target's own driver (`fuzz/src/protocol_decode.rs`, included below), so the
-//! properties checked are exactly the fuzzer's. `scripts/fuzz.sh` runs the
-//! fuzzer itself (nightly).
+//! The `protocol_decode` fuzz target's seeds and saved failures, replayed on stable
+//! through the target's own driver (`fuzz/src/protocol_decode.rs`); how:
+//! `fuzz/src/replay.rs`. `scripts/fuzz.sh` runs the fuzzer itself (nightly).
 
 #[path = "../../../fuzz/src/protocol_decode.rs"]
 mod protocol_decode;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 
-use std::fs;
-use std::panic;
-use std::path::{Path, PathBuf};
-
-/// Fewer seeds than this means the corpus was not found or was emptied.
-const SEEDS_AT_LEAST: usize = 10;
-/// Inputs kept in the regressions directory when this was written: fewer
-/// means they were lost.
-const SAVED_AT_LEAST: usize = 2;
-
-/// The files of `fuzz/<dir>/protocol_decode/` (dotfiles such as `.gitkeep` are not
-/// inputs).
-fn inputs(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz")
-        .join(dir)
-        .join("protocol_decode");
-    let entries =
-        fs::read_dir(&dir).unwrap_or_else(|error| panic!("cannot read {}: {error}", dir.display()));
-    let mut files: Vec<PathBuf> = entries
-        .map(|entry| entry.expect("a readable directory").path())
-        .filter(|path| {
-            path.is_file() && !path.file_name().unwrap().to_string_lossy().starts_with('.')
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// Runs every file through the driver; returns those it panicked on and
-/// those it refused (did not decode).
-fn replay(files: &[PathBuf]) -> (Vec<&PathBuf>, Vec<&PathBuf>) {
-    let (mut failed, mut refused) = (Vec::new(), Vec::new());
-    for path in files {
-        let input = fs::read(path).expect("a readable input");
-        match panic::catch_unwind(|| protocol_decode::check(&input)) {
-            Err(_) => failed.push(path),
-            Ok(false) => refused.push(path),
-            Ok(true) => {}
-        }
-    }
-    (failed, refused)
+#[test]
+fn every_seed_passes_and_is_accepted() {
+    replay::seeds_pass("protocol_decode", 10, protocol_decode::check);
 }
 
 #[test]
-fn every_seed_of_protocol_decode_is_decoded() {
-    let seeds = inputs("corpus");
-    assert!(
-        seeds.len() >= SEEDS_AT_LEAST,
-        "only {} seeds: {seeds:?}",
-        seeds.len()
-    );
-    let (failed, refused) = replay(&seeds);
-    assert!(
-        failed.is_empty(),
-        "failing seeds (see the panics above): {failed:#?}"
-    );
-    assert!(
-        refused.is_empty(),
-        "seeds are valid events, yet not decoded: {refused:#?}"
-    );
-}
-
-#[test]
-fn every_saved_failure_of_protocol_decode_passes() {
-    let saved = inputs("regressions");
-    assert!(
-        saved.len() >= SAVED_AT_LEAST,
-        "only {} saved failures: {saved:?}",
-        saved.len()
-    );
-    let (failed, _) = replay(&saved);
-    assert!(
-        failed.is_empty(),
-        "failing inputs (see the panics above): {failed:#?}"
-    );
+fn every_saved_failure_passes() {
+    replay::saved_failures_pass("protocol_decode", 2, protocol_decode::check);
 }
