@@ -16,7 +16,10 @@ pub struct DashboardList<'a> {
 
 /// The declared dashboards, in menu order; the first is the default one.
 #[utoipa::path(get, path = "/api/dashboards", tag = "dashboards",
-    responses((status = 200, body = DashboardList)))]
+    responses(
+        (status = 200, body = DashboardList),
+        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::api::error::ErrorBody),
+    ))]
 pub async fn list(
     hub: web::Data<Hub>,
     viewers: web::Data<ViewerAccess>,

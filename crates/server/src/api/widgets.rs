@@ -51,8 +51,10 @@ pub struct WidgetList {
         (status = 200, description = "applied and sent to every viewer", body = Accepted),
         (status = 400, description = "invalid_json, invalid_id", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
         (status = 413, description = "body_too_large", body = ErrorBody),
         (status = 422, description = "invalid_value, unknown_kind, kind_mismatch, too_many_widgets", body = ErrorBody),
+        (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -84,8 +86,10 @@ pub async fn publish(
         (status = 200, description = "all applied", body = BatchAccepted),
         (status = 400, description = "invalid_json, invalid_id", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 408, description = "body_timeout", body = ErrorBody),
         (status = 413, description = "body_too_large", body = ErrorBody),
         (status = 422, description = "an update is invalid (`updates[i].field`); none applied", body = ErrorBody),
+        (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -111,7 +115,10 @@ pub async fn publish_batch(
 
 /// Every widget, in display order.
 #[utoipa::path(get, path = "/api/widgets", tag = "widgets",
-    responses((status = 200, body = WidgetList)))]
+    responses(
+        (status = 200, body = WidgetList),
+        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = ErrorBody),
+    ))]
 pub async fn list(
     hub: web::Data<Hub>,
     viewers: web::Data<ViewerAccess>,
@@ -132,6 +139,7 @@ pub async fn list(
     responses(
         (status = 200, body = Widget),
         (status = 400, description = "invalid_id", body = ErrorBody),
+        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
     ))]
 pub async fn get(
@@ -154,6 +162,7 @@ pub async fn get(
         (status = 400, description = "invalid_id", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
+        (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn delete(
