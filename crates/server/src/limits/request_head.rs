@@ -15,7 +15,10 @@ pub struct MaxHeadBytes(pub usize);
 
 /// The request line and headers, in bytes, roughly as sent.
 fn head_size(req: &ServiceRequest) -> usize {
-    let target = req.uri().path_and_query().map_or(1, |target| target.as_str().len());
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(1, |target| target.as_str().len());
     let line = req.method().as_str().len() + target + 12; // spaces, version, CRLF
     req.headers().iter().fold(line, |size, (name, value)| {
         size + name.as_str().len() + value.len() + 4
