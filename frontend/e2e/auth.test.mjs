@@ -13,7 +13,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, logIn, startServer, trackEventSources } from './support.mjs';
+import { launchBrowser, logIn, publishWidget, startServer, trackEventSources } from './support.mjs';
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const VIEWER_TOKEN = 'e2e-viewer-token';
@@ -29,14 +29,7 @@ const BADGE = '[data-testid="connection-badge"]';
 const LIVE_BADGE = `${BADGE}[data-state="live"]`;
 const card = (id) => `[data-widget-id="${id}"]`;
 
-async function publish(url, id, body) {
-  const response = await fetch(`${url}/api/widgets/${id}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${PUBLISH_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.ok(response.ok, `POST /api/widgets/${id}: ${response.status} ${await response.text()}`);
-}
+const publish = (url, id, body) => publishWidget(url, PUBLISH_TOKEN, id, body);
 
 /** GET `path`; the body is read only when it is not a stream (a 200 SSE stream never ends). */
 async function get(url, path, headers = {}) {

@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, repoRoot, startServer, trackEventSources, watchCspViolations } from './support.mjs';
+import { launchBrowser, publishWidget, repoRoot, startServer, trackEventSources, watchCspViolations } from './support.mjs';
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const STATIC_DIR = resolve(process.env.PULSEBOARD_STATIC_DIR ?? resolve(repoRoot, 'frontend', 'dist'));
@@ -73,16 +73,9 @@ const KINDS = [
   { id: 'deploys', body: { kind: 'log', lines: ['deployed v1.1', 'deployed v1.2'] }, shows: 'deployed v1.2' },
 ];
 
-async function publish(url, id, body) {
-  const response = await fetch(`${url}/api/widgets/${id}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${PUBLISH_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.ok(response.ok, `POST /api/widgets/${id}: ${response.status} ${await response.text()}`);
-}
-
 const sri = (bytes) => `sha384-${createHash('sha384').update(bytes).digest('base64')}`;
+
+const publish = (url, id, body) => publishWidget(url, PUBLISH_TOKEN, id, body);
 
 /** Every `<script ...>...</script>` of an HTML text: its attributes and code. */
 function scripts(html) {

@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startNginx } from './nginx.mjs';
-import { launchBrowser, repoRoot, startServer, trackEventSources } from './support.mjs';
+import { launchBrowser, publishWidget, repoRoot, startServer, trackEventSources, waitUntil } from './support.mjs';
 
 const TOKEN = 'e2e-failover-token';
 const BADGE = '[data-testid="connection-badge"]';
@@ -27,6 +27,9 @@ const DEADLINE_MS = 60_000;
 // Runs in the page before the SPA: records every stream event the page
 // receives (name, SSE id, and the epoch of `init`/`reset`), whichever
 // EventSource it came on.
+const publish = (url, id, body) => publishWidget(url, TOKEN, id, body);
+const until = (condition, what, timeoutMs = DEADLINE_MS) => waitUntil(condition, what, timeoutMs);
+
 function recordStreamEvents() {
   const Native = window.EventSource;
   const log = [];
@@ -49,32 +52,11 @@ function recordStreamEvents() {
   };
 }
 
-/** POSTs a widget value straight to one instance. */
-async function publish(url, id, body) {
-  const response = await fetch(`${url}/api/widgets/${id}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.ok(response.ok, `POST ${url}/api/widgets/${id}: ${response.status} ${await response.text()}`);
-}
-
 /** The value of one Prometheus sample, e.g. `pulseboard_open_streams`; 0 if absent. */
 async function metric(url, sample) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line ? Number(line.slice(sample.length + 1)) : 0;
-}
-
-/** Polls `condition` every 100 ms until it returns a truthy value; fails after `timeoutMs`. */
-async function until(condition, what, timeoutMs = DEADLINE_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-  }
 }
 
 const textOf = (page, selector) => page.$eval(selector, (el) => el.textContent.trim()).catch(() => null);

@@ -14,7 +14,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, startServer, trackEventSources } from './support.mjs';
+import { launchBrowser, publishWidget, startServer, trackEventSources, waitUntil } from './support.mjs';
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const SCREENSHOT = resolve(ARTIFACTS, 'dashboard-all-kinds.png');
@@ -147,19 +147,8 @@ const card = (id) => `[data-widget-id="${id}"]`;
 const LIVE_BADGE = '[data-testid="connection-badge"][data-state="live"]';
 const NAV = '[data-testid="dashboard-nav"]';
 
-/** POSTs a widget value; resolves with when it was sent and when its 2xx arrived. */
-async function publish(url, id, body) {
-  const sent = Date.now();
-  const response = await fetch(`${url}/api/widgets/${id}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answered = Date.now();
-  const text = await response.text();
-  assert.ok(response.ok, `POST /api/widgets/${id}: ${response.status} ${text}`);
-  return { sent, answered };
-}
+const publish = (url, id, body) => publishWidget(url, TOKEN, id, body);
+const until = (condition, what, timeoutMs = DEADLINE_MS) => waitUntil(condition, what, timeoutMs, 50);
 
 async function remove(url, id) {
   const response = await fetch(`${url}/api/widgets/${id}`, {
@@ -193,17 +182,6 @@ function watchWidgets() {
     characterData: true,
     attributes: true,
   });
-}
-
-/** Polls `condition` (async) every 50 ms until it returns a truthy value. */
-async function until(condition, what, timeoutMs = DEADLINE_MS) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
-  }
 }
 
 const ids = (page, selector) =>

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, repoRoot, startServer, trackEventSources } from './support.mjs';
+import { launchBrowser, repoRoot, startServer, trackEventSources, waitUntil } from './support.mjs';
 
 const BADGE = '[data-testid="connection-badge"]';
 const badgeIn = (state) => `${BADGE}[data-state="${state}"]`;
@@ -18,6 +18,8 @@ const LAST_EVENT_AGE = '[data-testid="last-event-age"]';
 const CPU_VALUE = '[data-widget-id="host.cpu"] [data-testid="widget-value"]';
 const CPU_HISTORY = '[data-widget-id="host.cpu_history"]';
 const SCREENSHOTS = resolve(repoRoot, 'target', 'e2e');
+
+const until = (condition, what, timeoutMs = 30_000) => waitUntil(condition, what, timeoutMs);
 
 /** A browser page on `url` that records the stream requests it makes. */
 async function openDashboard(browser, t, url) {
@@ -76,15 +78,6 @@ async function metric(url, sample) {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line ? Number(line.slice(sample.length + 1)) : 0;
-}
-
-/** Polls `condition` every 100 ms until it holds; fails after `timeoutMs`. */
-async function until(condition, what, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
-  }
 }
 
 async function screenshotOnFailure(page, name, fn) {

@@ -1,4 +1,5 @@
 // Helpers for the e2e tests: start the real server binary, find Chromium.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -282,4 +283,36 @@ export async function logIn(url, token) {
     .map((header) => header.split(';')[0])
     .find((pair) => pair.startsWith('pulseboard_session='));
   return { response, cookie };
+}
+
+/**
+ * `POST {url}/api/widgets/{id}` with `body` as JSON and the publish `token`;
+ * fails the test unless it is accepted. Returns when it was sent and when the
+ * answer came (ms since the epoch).
+ */
+export async function publishWidget(url, token, id, body) {
+  const sent = Date.now();
+  const response = await fetch(`${url}/api/widgets/${id}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answered = Date.now();
+  const text = await response.text();
+  assert.ok(response.ok, `POST ${url}/api/widgets/${id}: ${response.status} ${text}`);
+  return { sent, answered };
+}
+
+/**
+ * Polls `condition` (sync or async) every `everyMs` until it returns a truthy
+ * value, which it returns; fails after `timeoutMs`.
+ */
+export async function waitUntil(condition, what, timeoutMs, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolveWait) => setTimeout(resolveWait, everyMs));
+  }
 }
