@@ -5,8 +5,8 @@
 //! that matches the explicit and the declared one, finite numbers, every
 //! limit of `body::limits` kept, log lines stamped with the server's time, and
 //! an update that encodes to an `update` event the SPA decodes to the same
-//! value. (`crates/server/tests/body_props.rs` checks the same properties on
-//! generated bodies.)
+//! value. `crates/server/tests/body_props.rs` includes this file and checks
+//! the same properties, with these functions, on generated bodies.
 //!
 //! Input layout: the first byte, XORed with 0x20, selects the call; the rest
 //! is the body. Bit 0: 0 `parse_publication`, 1 `parse_batch`. Bits 1-3: the
@@ -41,52 +41,62 @@ pub fn check(input: &[u8]) -> bool {
         return false;
     };
     let selector = selector ^ 0x20;
-    let json: Option<Value> = serde_json::from_slice(body).ok();
     if selector & 1 == 0 {
-        let hints = hints(selector);
-        match parse_publication(body, hints, NOW) {
-            Ok(publication) => {
-                let explicit = json.as_ref().and_then(|v| v.get("kind"));
-                check_publication(&publication, hints, explicit);
-                check_wire(publication, WidgetId::parse("fuzz").expect("a valid id"));
-                true
-            }
-            Err(error) => {
-                check_error(&error, json.is_some());
-                false
-            }
+        return check_publish(body, hints(selector));
+    }
+    check_batch(body, |id: &WidgetId| {
+        if selector & 0x80 == 0 {
+            return hints(selector);
         }
-    } else {
-        let hints_of = |id: &WidgetId| {
-            if selector & 0x80 == 0 {
-                return hints(selector);
+        let hash = id
+            .as_str()
+            .bytes()
+            .fold(0u8, |h, b| h.wrapping_mul(31).wrapping_add(b));
+        hints(selector ^ hash)
+    })
+}
+
+/// `parse_publication` on `body`; panics when a property of its answer
+/// fails. Returns whether the body was accepted.
+pub fn check_publish(body: &[u8], hints: KindHints) -> bool {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    match parse_publication(body, hints, NOW) {
+        Ok(publication) => {
+            let explicit = json.as_ref().and_then(|v| v.get("kind"));
+            check_publication(&publication, hints, explicit);
+            check_wire(publication, WidgetId::parse("fuzz").expect("a valid id"));
+            true
+        }
+        Err(error) => {
+            check_error(&error, json.is_some());
+            false
+        }
+    }
+}
+
+/// `parse_batch` on `body`, each widget with the hints `hints_of` gives;
+/// panics when a property of its answer fails. Returns whether it was accepted.
+pub fn check_batch(body: &[u8], hints_of: impl Fn(&WidgetId) -> KindHints) -> bool {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    match parse_batch(body, &hints_of, NOW) {
+        Ok(items) => {
+            let sent = json
+                .as_ref()
+                .and_then(|v| v.get("updates"))
+                .and_then(Value::as_array)
+                .expect("a batch accepted without an `updates` array");
+            assert!((1..=limits::BATCH_UPDATES).contains(&items.len()));
+            assert_eq!(items.len(), sent.len(), "not one publication per update");
+            for ((id, publication), item) in items.into_iter().zip(sent) {
+                assert_eq!(Some(id.as_str()), item["id"].as_str());
+                check_publication(&publication, hints_of(&id), item.get("kind"));
+                check_wire(publication, id);
             }
-            let hash = id
-                .as_str()
-                .bytes()
-                .fold(0u8, |h, b| h.wrapping_mul(31).wrapping_add(b));
-            hints(selector ^ hash)
-        };
-        match parse_batch(body, hints_of, NOW) {
-            Ok(items) => {
-                let sent = json
-                    .as_ref()
-                    .and_then(|v| v.get("updates"))
-                    .and_then(Value::as_array)
-                    .expect("a batch accepted without an `updates` array");
-                assert!((1..=limits::BATCH_UPDATES).contains(&items.len()));
-                assert_eq!(items.len(), sent.len(), "not one publication per update");
-                for ((id, publication), item) in items.into_iter().zip(sent) {
-                    assert_eq!(Some(id.as_str()), item["id"].as_str());
-                    check_publication(&publication, hints_of(&id), item.get("kind"));
-                    check_wire(publication, id);
-                }
-                true
-            }
-            Err(error) => {
-                check_error(&error, json.is_some());
-                false
-            }
+            true
+        }
+        Err(error) => {
+            check_error(&error, json.is_some());
+            false
         }
     }
 }

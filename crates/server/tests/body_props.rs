@@ -11,22 +11,17 @@ use protocol::{
     Gauge, List, ListRow, Log, LogLine, Number, Point, Series, SeriesLine, Status, StatusLevel,
     Text, Thresholds, WidgetKind, WidgetValue, DEFAULT_LOG_LINES, DEFAULT_SERIES_WINDOW,
 };
-use pulseboard::api::body::{limits, parse_batch, parse_publication, KindHints, Publication};
-use pulseboard::api::ApiError;
+use pulseboard::api::body::{limits, parse_batch, parse_publication, KindHints};
 use pulseboard::change::Omitted;
 use serde_json::{json, Map, Value};
 
-/// The server's clock, as the parsers are given it.
-const NOW: i64 = 1_795_000_000_000;
+/// What every answer must be: the `publish_body` fuzz target's checks, one
+/// set of rules for both.
+#[path = "../../../fuzz/src/publish_body.rs"]
+#[allow(dead_code)] // the fuzzer's byte-level entry point is not used here
+mod publish_body;
 
-/// Every error code a body can get from the parsers.
-const CODES: [&str; 5] = [
-    "invalid_json",
-    "invalid_id",
-    "invalid_value",
-    "unknown_kind",
-    "kind_mismatch",
-];
+use publish_body::NOW;
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -41,126 +36,17 @@ fn config(cases: u32) -> ProptestConfig {
 // What every answer must be.
 // ---------------------------------------------------------------------------
 
-fn check_error(error: &ApiError, body_is_json: bool) -> Result<(), TestCaseError> {
-    let status = error.status.as_u16();
-    prop_assert!(
-        CODES.contains(&error.code),
-        "unknown code {:?}: {}",
-        error.code,
-        error.message
-    );
-    match error.code {
-        "invalid_json" | "invalid_id" => prop_assert_eq!(status, 400, "{}", error.message),
-        _ => prop_assert_eq!(status, 422, "{}", error.message),
-    }
-    if body_is_json {
-        prop_assert_ne!(error.code, "invalid_json", "{}", error.message);
-    }
-    prop_assert!(!error.message.trim().is_empty(), "empty message");
-    Ok(())
-}
-
-fn chars(text: &str) -> usize {
-    text.chars().count()
-}
-
-/// What any accepted publication must be: of the declared or explicit kind,
-/// finite, and within every limit.
-fn check_publication(
-    publication: &Publication,
-    hints: KindHints,
-    explicit: Option<&str>,
-) -> Result<(), TestCaseError> {
-    let kind = publication.value.kind();
-    prop_assert!(kind.is_some(), "an unknown kind: {:?}", publication.value);
-    if let Some(declared) = hints.declared {
-        prop_assert_eq!(kind, Some(declared));
-    }
-    if let Some(explicit) = explicit {
-        prop_assert_eq!(kind.map(WidgetKind::as_str), Some(explicit));
-    }
-    prop_assert_eq!(publication.value.non_finite_field(), None);
-    if let Some(title) = &publication.title {
-        prop_assert!(chars(title) <= limits::TITLE_CHARS);
-    }
-    if let Some(seconds) = publication.expect_every {
-        prop_assert!((1..=limits::EXPECT_EVERY_SECONDS).contains(&seconds));
-    }
-    let unit_ok = |unit: &Option<String>| {
-        unit.as_deref()
-            .is_none_or(|u| chars(u) <= limits::UNIT_CHARS)
-    };
-    match &publication.value {
-        WidgetValue::Number(n) => prop_assert!(unit_ok(&n.unit) && n.recent.is_empty()),
-        WidgetValue::Gauge(g) => prop_assert!(unit_ok(&g.unit)),
-        WidgetValue::Series(s) => {
-            prop_assert!(unit_ok(&s.unit));
-            prop_assert!((2..=limits::SERIES_WINDOW).contains(&s.window));
-            prop_assert!((1..=limits::SERIES_LINES).contains(&s.lines.len()));
-            for line in &s.lines {
-                prop_assert!((1..=limits::LINE_NAME_CHARS).contains(&chars(&line.name)));
-                prop_assert!((1..=s.window).contains(&line.points.len()));
-            }
-        }
-        WidgetValue::List(l) => {
-            prop_assert!(l.rows.len() <= limits::LIST_ROWS);
-            for row in &l.rows {
-                prop_assert!(chars(&row.label) <= limits::LABEL_CHARS);
-                prop_assert!(chars(&row.value) <= limits::LABEL_CHARS);
-            }
-        }
-        WidgetValue::Status(s) => {
-            prop_assert!(s
-                .message
-                .as_deref()
-                .is_none_or(|m| chars(m) <= limits::MESSAGE_CHARS))
-        }
-        WidgetValue::Text(t) => prop_assert!(chars(&t.text) <= limits::TEXT_CHARS),
-        WidgetValue::Log(l) => {
-            prop_assert!((1..=limits::LOG_LINES).contains(&l.max_lines));
-            prop_assert!((1..=l.max_lines).contains(&l.lines.len()));
-            for line in &l.lines {
-                prop_assert!(chars(&line.text) <= limits::LOG_LINE_CHARS);
-                prop_assert_eq!(line.at, NOW);
-            }
-        }
-        WidgetValue::Unknown => unreachable!("checked above"),
-    }
-    Ok(())
-}
-
-/// Parses a publish body and checks whatever comes out.
+/// Parses a publish body and checks whatever comes out, with the
+/// `publish_body` fuzz target's checks (a failed property panics).
 fn check_publish_bytes(bytes: &[u8], hints: KindHints) -> Result<(), TestCaseError> {
-    let json: Option<Value> = serde_json::from_slice(bytes).ok();
-    let explicit = json
-        .as_ref()
-        .and_then(|v| v.get("kind"))
-        .and_then(Value::as_str);
-    match parse_publication(bytes, hints, NOW) {
-        Ok(publication) => check_publication(&publication, hints, explicit),
-        Err(error) => check_error(&error, json.is_some()),
-    }
+    publish_body::check_publish(bytes, hints);
+    Ok(())
 }
 
-/// Parses a batch body and checks whatever comes out.
+/// Parses a batch body and checks whatever comes out, likewise.
 fn check_batch_bytes(bytes: &[u8], hints: KindHints) -> Result<(), TestCaseError> {
-    let json: Option<Value> = serde_json::from_slice(bytes).ok();
-    match parse_batch(bytes, |_| hints, NOW) {
-        Ok(items) => {
-            let sent = json.as_ref().and_then(|v| v["updates"].as_array());
-            prop_assert!(sent.is_some(), "accepted without an updates list");
-            let sent = sent.unwrap();
-            prop_assert!((1..=limits::BATCH_UPDATES).contains(&items.len()));
-            prop_assert_eq!(items.len(), sent.len());
-            for ((id, publication), item) in items.iter().zip(sent) {
-                prop_assert_eq!(Some(id.as_str()), item["id"].as_str());
-                let explicit = item.get("kind").and_then(Value::as_str);
-                check_publication(publication, hints, explicit)?;
-            }
-            Ok(())
-        }
-        Err(error) => check_error(&error, json.is_some()),
-    }
+    publish_body::check_batch(bytes, |_| hints);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
