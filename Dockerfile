@@ -24,10 +24,10 @@ COPY --from=build /src/target/release/pulseboard /usr/local/bin/pulseboard
 COPY --from=build /src/frontend/dist /usr/share/pulseboard/dist
 ENV PULSEBOARD_ADDR=0.0.0.0:8080 \
     PULSEBOARD_STATIC_DIR=/usr/share/pulseboard/dist \
-    PULSEBOARD_STATE_FILE=/var/lib/pulseboard/state.json
+    PULSEBOARD_DATA_DIR=/var/lib/pulseboard
 USER pulseboard
 VOLUME /var/lib/pulseboard
 EXPOSE 8080
-# SIGTERM tells every viewer to reconnect elsewhere and saves the widgets.
+# SIGTERM tells every viewer to reconnect elsewhere and closes the database.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/pulseboard"]

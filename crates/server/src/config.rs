@@ -11,6 +11,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use protocol::DashboardSpec;
 
 use crate::config_file::{self, ConfigFile};
+use crate::log::sqlite::SyncMode;
+use crate::log::StorageKind;
 
 #[derive(Clone, Parser)]
 #[command(
@@ -88,21 +90,27 @@ pub struct Config {
     )]
     pub publish_tokens: Vec<String>,
 
-    /// Keep the latest value of every widget in `--state-file`, so a restart
-    /// loses nothing.
-    #[arg(long, env = "PULSEBOARD_PERSIST", default_value_t = true,
-          action = clap::ArgAction::Set)]
-    pub persist: bool,
+    /// Where the log is kept: `sqlite` (durable, in `--data-dir`) or
+    /// `memory` (nothing written; a restart starts empty).
+    #[arg(long, env = "PULSEBOARD_STORAGE", value_enum, default_value = "sqlite")]
+    pub storage: StorageKind,
 
-    /// Where the widgets are saved: written to a temporary file, synced, and
-    /// renamed over this one.
-    #[arg(long, env = "PULSEBOARD_STATE_FILE", default_value = "data/state.json")]
-    pub state_file: PathBuf,
+    /// Directory of the database (`pulseboard.db`). Default: `data`, or the
+    /// directory of `--state-file` when only that is given (older setups).
+    #[arg(long, env = "PULSEBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 
-    /// How often changed widgets are saved; they are also saved on shutdown.
-    #[arg(long, env = "PULSEBOARD_SAVE_INTERVAL", default_value = "5s",
-          value_parser = duration_between(Duration::from_millis(100), Duration::from_secs(3600)))]
-    pub save_interval: Duration,
+    /// How commits reach the disk. `full`: every accepted publish is fsynced
+    /// before it is answered (survives power loss). `normal`: faster; survives
+    /// the process being killed, but the last publishes may be lost if the
+    /// machine goes down.
+    #[arg(long, env = "PULSEBOARD_SYNC", value_enum, default_value = "full")]
+    pub sync: SyncMode,
+
+    /// The state file of earlier versions, imported once into the database
+    /// and renamed `*.imported`. Default: `state.json` in the data directory.
+    #[arg(long, env = "PULSEBOARD_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
 
     /// Largest publish request body, in bytes.
     #[arg(long, env = "PULSEBOARD_MAX_BODY_BYTES", default_value_t = 64 * 1024,
@@ -204,6 +212,12 @@ pub struct Config {
     #[arg(long, env = "PULSEBOARD_WORKERS", value_parser = count_between(1, 1024))]
     pub workers: Option<usize>,
 
+    /// Sent to every stream in the `shutdown` event: how long clients wait
+    /// before reconnecting (to another instance, or to this one restarted).
+    #[arg(long, env = "PULSEBOARD_RECONNECT_AFTER", default_value = "250ms",
+          value_parser = duration_between(Duration::ZERO, Duration::from_secs(60)))]
+    pub reconnect_after: Duration,
+
     /// How long shutdown waits for in-flight requests after streams were told.
     #[arg(long, env = "PULSEBOARD_SHUTDOWN_TIMEOUT", default_value = "5s",
           value_parser = duration_between(Duration::ZERO, Duration::from_secs(300)))]
@@ -221,7 +235,9 @@ impl std::fmt::Debug for Config {
             .field("history_age", &self.history_age)
             .field("max_stream_age", &self.max_stream_age)
             .field("config", &self.config)
-            .field("persist", &self.persist)
+            .field("storage", &self.storage)
+            .field("data_dir", &self.data_dir)
+            .field("sync", &self.sync)
             .field("state_file", &self.state_file)
             .field("dashboards", &self.dashboards.len())
             .field(
@@ -239,6 +255,25 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
+    /// The directory of the database.
+    pub fn data_dir(&self) -> PathBuf {
+        match (&self.data_dir, &self.state_file) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(file)) => match file.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+                _ => PathBuf::from("."),
+            },
+            (None, None) => PathBuf::from("data"),
+        }
+    }
+
+    /// The old state file to import.
+    pub fn state_file(&self) -> PathBuf {
+        self.state_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("state.json"))
+    }
+
     /// The defaults, as if started with no flags and no environment (for tests).
     pub fn defaults() -> Config {
         Config::parse_from(["pulseboard"])

@@ -1,6 +1,9 @@
-//! The hub: assigns event ids, keeps the store, and fans events out.
+//! The hub: keeps the committed state and fans events out.
 //!
-//! Every event is serialized once, here, into an [`Arc<Published>`]; subscribers
+//! The [`log`](crate::log) decides the order of changes and makes them
+//! durable; it hands each committed group to [`Hub::apply`], which folds it
+//! into the store, records it in the history and broadcasts it. Every event
+//! is serialized once, by the log, into an [`Arc<Frame>`]; subscribers
 //! receive clones of the `Arc` through one `tokio::sync::broadcast` ring, so a
 //! subscriber costs a cursor into the shared ring rather than a queue of its own.
 //! The ring is bounded: a subscriber that falls more than its capacity behind
@@ -9,7 +12,7 @@
 //!
 //! Every state change is also kept in a bounded [`History`], so a viewer that
 //! reconnects with the id of the last event it saw is sent exactly what it
-//! missed. Ids are assigned, recorded and broadcast under one lock, and a
+//! missed. Events are applied, recorded and broadcast under one lock, and a
 //! resuming viewer reads the history and joins the broadcast under that same
 //! lock: the replay ends exactly where its live events begin.
 
@@ -17,39 +20,26 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytestring::ByteString;
 use protocol::{
-    EventId, Heartbeat, Init, Remove, Reset, ServerEvent, Shutdown, View, Widget, WidgetId,
+    EventId, Heartbeat, Init, Reset, ServerEvent, Shutdown, Update, View, Widget, WidgetId,
     PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast;
 
 use crate::api::body::KindHints;
-use crate::change::{Change, Conflict};
 use crate::config::Config;
 use crate::dashboards::{Dashboards, Filter};
+use crate::frame::Frame;
 use crate::history::{History, Unreplayable};
 use crate::metrics::Metrics;
 use crate::store::Store;
-
-/// One event, encoded once and shared by every subscriber.
-#[derive(Debug)]
-pub struct Published {
-    /// The SSE `id:`; `None` for events that change no state (heartbeat, shutdown).
-    pub id: Option<ByteString>,
-    /// The widget an `update` or `remove` is about, for streams narrowed to
-    /// some widgets.
-    pub widget: Option<WidgetId>,
-    pub name: &'static str,
-    pub data: ByteString,
-}
 
 /// What a subscriber starts from: the events to send first (an `init` or a
 /// `reset` carrying the whole state, or the events it missed), and a receiver
 /// positioned exactly after them, so nothing falls between and nothing repeats.
 pub struct Subscription {
-    pub backlog: std::vec::IntoIter<Arc<Published>>,
-    pub receiver: broadcast::Receiver<Arc<Published>>,
+    pub backlog: std::vec::IntoIter<Arc<Frame>>,
+    pub receiver: broadcast::Receiver<Arc<Frame>>,
 }
 
 /// Why a subscriber is sent a whole snapshot instead of the events it missed.
@@ -81,12 +71,35 @@ impl ResetReason {
 pub enum HubError {
     #[error("could not encode event: {0}")]
     Encode(#[from] serde_json::Error),
-    #[error("{0} must be a finite number")]
-    NonFinite(&'static str),
-    #[error("there are already {0} widgets, the most this server keeps")]
-    TooManyWidgets(usize),
-    #[error("`{}`: {}", .0.field, .0.problem)]
-    Conflict(Conflict),
+}
+
+/// One state change with its place in the order, as the log committed it:
+/// what the hub folds into its state and broadcasts.
+#[derive(Debug)]
+pub struct Committed {
+    pub seq: u64,
+    /// When it was accepted, in milliseconds since the Unix epoch.
+    pub at: i64,
+    pub change: Applied,
+    pub frame: Arc<Frame>,
+}
+
+/// The change itself, completed: every setting stated, ready to fold.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    Set(Update),
+    Remove(WidgetId),
+}
+
+/// What the hub starts from: the state the log recovered.
+pub struct Start {
+    pub epoch: String,
+    /// The last event committed (0 if none ever was).
+    pub last_seq: u64,
+    pub store: Store,
+    /// The replayable events (seq, when accepted in ms since the Unix epoch,
+    /// frame), oldest first.
+    pub history: Vec<(u64, i64, Arc<Frame>)>,
 }
 
 /// A cheap-to-clone handle to the hub.
@@ -98,18 +111,17 @@ pub struct Hub {
 struct Shared {
     epoch: String,
     heartbeat_interval: Duration,
+    /// Sent in `shutdown`: how long clients wait before reconnecting.
+    reconnect_after: Duration,
     /// How far a receiver may fall behind before it lags: the ring's real size
     /// (tokio rounds the capacity up to a power of two).
     ring_size: usize,
-    /// Most widgets the store holds: publishes that would add more are refused,
-    /// so a script inventing ids cannot grow every viewer's snapshot forever.
-    max_widgets: usize,
     dashboards: Dashboards,
     metrics: Metrics,
-    sender: broadcast::Sender<Arc<Published>>,
+    sender: broadcast::Sender<Arc<Frame>>,
     /// A std mutex: it is held for a store update and a non-blocking `send`, never
-    /// across an `.await`. Sending while holding it is what keeps every
-    /// subscriber's view in id order when publishes race on several workers.
+    /// across an `.await`. Sending while holding it is what keeps a subscriber's
+    /// snapshot and its place in the ring consistent.
     state: Mutex<State>,
 }
 
@@ -134,28 +146,36 @@ pub struct Contents {
 }
 
 /// A snapshot event and the sequence number it was built at.
-type CachedEvent = Option<(u64, Arc<Published>)>;
+type CachedEvent = Option<(u64, Arc<Frame>)>;
 
 impl Hub {
-    /// Uses the heartbeat interval, subscriber buffer, widget limit and history
-    /// bounds of `config`.
-    pub fn new(config: &Config, dashboards: Dashboards, metrics: Metrics) -> Hub {
+    /// Uses the heartbeat interval, subscriber buffer and history bounds of
+    /// `config`, and starts from the state the log recovered.
+    pub fn new(config: &Config, dashboards: Dashboards, metrics: Metrics, start: Start) -> Hub {
         let capacity = config.subscriber_buffer as usize;
         let (sender, _) = broadcast::channel(capacity);
         let cache_slots = dashboards.specs().len() + 1;
+        let mut history = History::new(config.history_size, config.history_age);
+        let (now, now_ms) = (Instant::now(), unix_ms());
+        for (seq, at, frame) in start.history {
+            // Ages count from when the event was accepted, across restarts.
+            let age = Duration::from_millis(now_ms.saturating_sub(at).max(0) as u64);
+            history.push(seq, frame, now.checked_sub(age).unwrap_or(now));
+        }
+        metrics.history_len.set(history.len() as i64);
         Hub {
             shared: Arc::new(Shared {
-                epoch: new_epoch(),
+                epoch: start.epoch,
                 heartbeat_interval: config.heartbeat_interval,
+                reconnect_after: config.reconnect_after,
                 ring_size: capacity.next_power_of_two(),
-                max_widgets: config.max_widgets,
                 dashboards,
                 metrics,
                 sender,
                 state: Mutex::new(State {
-                    store: Store::default(),
-                    history: History::new(config.history_size, config.history_age),
-                    last_seq: 0,
+                    store: start.store,
+                    history,
+                    last_seq: start.last_seq,
                     cached_init: vec![None; cache_slots],
                     cached_reset: vec![None; cache_slots],
                 }),
@@ -164,7 +184,7 @@ impl Hub {
     }
 
     /// True if `receiver` fell so far behind that it lost its place.
-    pub fn has_lagged(&self, receiver: &broadcast::Receiver<Arc<Published>>) -> bool {
+    pub fn has_lagged(&self, receiver: &broadcast::Receiver<Arc<Frame>>) -> bool {
         receiver.len() > self.shared.ring_size
     }
 
@@ -192,55 +212,34 @@ impl Hub {
         }
     }
 
-    /// Applies an update to the store and broadcasts it with the next id. On
-    /// error nothing changed and nothing was sent.
-    pub fn publish(&self, change: impl Into<Change>) -> Result<EventId, HubError> {
-        let mut ids = self.publish_all(vec![change.into()])?;
-        Ok(ids.remove(0))
-    }
-
-    /// Applies changes in order, all or none, each with its own id; they reach
-    /// every viewer back to back. On error nothing changed and nothing was sent.
-    pub fn publish_all(&self, mut changes: Vec<Change>) -> Result<Vec<EventId>, HubError> {
-        for change in &changes {
-            if let Some(field) = change.update.value.non_finite_field() {
-                return Err(HubError::NonFinite(field));
-            }
+    /// Folds committed events into the store, records them in the history and
+    /// broadcasts them, in order.
+    pub fn apply(&self, events: Vec<Committed>) {
+        if events.is_empty() {
+            return;
         }
         let mut state = self.lock();
-        if state.store.len() + state.store.count_new(&changes) > self.shared.max_widgets {
-            return Err(HubError::TooManyWidgets(self.shared.max_widgets));
+        let now = Instant::now();
+        for event in events {
+            match event.change {
+                Applied::Set(update) => state.store.commit(update),
+                Applied::Remove(id) => {
+                    state.store.remove(&id);
+                }
+            }
+            debug_assert_eq!(event.seq, state.last_seq + 1);
+            state.last_seq = event.seq;
+            state.history.push(event.seq, event.frame.clone(), now);
+            // An error only means nobody is subscribed right now.
+            let _ = self.shared.sender.send(event.frame);
+            self.shared.metrics.events_published.inc();
         }
-        state
-            .store
-            .complete_all(&mut changes)
-            .map_err(HubError::Conflict)?;
-        // Encoded before anything is committed, so a failure changes nothing.
-        let published = changes
-            .iter()
-            .zip(state.last_seq + 1..)
-            .map(|(change, seq)| {
-                self.encode(
-                    &ServerEvent::Update(change.update.clone()),
-                    self.event_id(seq),
-                    Some(change.update.id.clone()),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let ids = changes
-            .into_iter()
-            .zip(published)
-            .map(|(change, published)| {
-                state.store.commit(change.update);
-                self.send_change(&mut state, published)
-            })
-            .collect();
-        Ok(ids)
+        self.record_history_len(&state);
     }
 
-    /// Grows by one with every change: whether anything changed since.
-    pub fn last_seq(&self) -> u64 {
-        self.lock().last_seq
+    /// A copy of the committed state, for the log's working copy.
+    pub fn clone_store(&self) -> Store {
+        self.lock().store.clone()
     }
 
     /// A copy of every widget, for reads and for saving.
@@ -257,34 +256,12 @@ impl Hub {
         self.lock().store.get(id).cloned()
     }
 
-    /// Fills the store with saved widgets, before anyone is subscribed; sends
-    /// nothing, since no viewer can have seen an older state of this run.
-    pub fn restore(&self, widgets: Vec<Widget>) {
-        let mut state = self.lock();
-        for widget in widgets {
-            state.store.insert(widget);
-        }
-    }
-
-    /// True if `published` is for a stream with `filter`.
-    pub fn admits(&self, filter: &Filter, published: &Published) -> bool {
-        published
+    /// True if `frame` is for a stream with `filter`.
+    pub fn admits(&self, filter: &Filter, frame: &Frame) -> bool {
+        frame
             .widget
             .as_ref()
             .is_none_or(|id| self.shared.dashboards.admits(filter, id))
-    }
-
-    /// Deletes a widget and broadcasts `remove`; `None` if it did not exist.
-    pub fn remove(&self, id: &WidgetId) -> Result<Option<EventId>, HubError> {
-        let mut state = self.lock();
-        if !state.store.contains(id) {
-            return Ok(None);
-        }
-        let seq = state.last_seq + 1;
-        let event = ServerEvent::Remove(Remove { id: id.clone() });
-        let published = self.encode(&event, self.event_id(seq), Some(id.clone()))?;
-        state.store.remove(id);
-        Ok(Some(self.send_change(&mut state, published)))
     }
 
     /// Sends a `heartbeat` to every stream. One shared event per interval rather
@@ -306,7 +283,7 @@ impl Hub {
     /// Tells every stream to reconnect elsewhere; streams end after sending it.
     pub fn shutdown(&self) {
         let event = ServerEvent::Shutdown(Shutdown {
-            reconnect_after_ms: 250,
+            reconnect_after_ms: self.shared.reconnect_after.as_millis() as u64,
         });
         if let Err(error) = self.broadcast_stateless(event) {
             tracing::error!(%error, "could not send shutdown event");
@@ -378,7 +355,7 @@ impl Hub {
         })
     }
 
-    fn init_event(&self, state: &mut State, filter: &Filter) -> Result<Arc<Published>, HubError> {
+    fn init_event(&self, state: &mut State, filter: &Filter) -> Result<Arc<Frame>, HubError> {
         self.cached(
             state,
             filter,
@@ -406,7 +383,7 @@ impl Hub {
     }
 
     /// The events after the raw id a client sent, or why they cannot be had.
-    fn replay_after(&self, state: &State, raw: &str) -> Result<Vec<Arc<Published>>, ResetReason> {
+    fn replay_after(&self, state: &State, raw: &str) -> Result<Vec<Arc<Frame>>, ResetReason> {
         let outcome = match raw.parse::<EventId>() {
             Err(_) => Err(ResetReason::InvalidId),
             Ok(id) if id.epoch != self.shared.epoch => Err(ResetReason::ForeignEpoch),
@@ -435,7 +412,7 @@ impl Hub {
         filter: &Filter,
         slots: fn(&mut State) -> &mut Vec<CachedEvent>,
         build: impl FnOnce(&Hub, &State, u64) -> ServerEvent,
-    ) -> Result<Arc<Published>, HubError> {
+    ) -> Result<Arc<Frame>, HubError> {
         let seq = state.last_seq;
         let slot = filter.cache_slot();
         if let Some(Some((cached_seq, event))) = slot.map(|i| &slots(state)[i]) {
@@ -443,26 +420,11 @@ impl Hub {
                 return Ok(event.clone());
             }
         }
-        let event = self.encode(&build(self, state, seq), self.event_id(seq), None)?;
+        let event = Frame::encode(&build(self, state, seq), self.event_id(seq).as_ref(), None)?;
         if let Some(i) = slot {
             slots(state)[i] = Some((seq, event.clone()));
         }
         Ok(event)
-    }
-
-    /// Sends the next state change, under the lock that assigned its id.
-    fn send_change(&self, state: &mut MutexGuard<'_, State>, published: Arc<Published>) -> EventId {
-        state.last_seq += 1;
-        let seq = state.last_seq;
-        state.history.push(seq, published.clone(), Instant::now());
-        // An error only means nobody is subscribed right now.
-        let _ = self.shared.sender.send(published);
-        self.shared.metrics.events_published.inc();
-        self.record_history_len(state);
-        EventId {
-            epoch: self.shared.epoch.clone(),
-            seq: state.last_seq,
-        }
     }
 
     fn record_history_len(&self, state: &State) {
@@ -471,26 +433,11 @@ impl Hub {
     }
 
     fn broadcast_stateless(&self, event: ServerEvent) -> Result<(), HubError> {
-        let published = self.encode(&event, None, None)?;
+        let frame = Frame::encode(&event, None, None)?;
         // Under the lock like every send, so it cannot overtake a change.
         let _state = self.lock();
-        let _ = self.shared.sender.send(published);
+        let _ = self.shared.sender.send(frame);
         Ok(())
-    }
-
-    fn encode(
-        &self,
-        event: &ServerEvent,
-        id: Option<EventId>,
-        widget: Option<WidgetId>,
-    ) -> Result<Arc<Published>, HubError> {
-        let encoded = event.encode()?;
-        Ok(Arc::new(Published {
-            id: id.map(|id| id.to_string().into()),
-            widget,
-            name: encoded.name,
-            data: encoded.data.into(),
-        }))
     }
 
     /// The id of event `seq`, or `None` before the first event.
@@ -518,10 +465,10 @@ pub fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A fresh, unpredictable epoch per process start, so ids of a previous run are
+/// A fresh, unpredictable epoch: for a new log, so ids of another log are
 /// never mistaken for this one's. std's `RandomState` is seeded from the OS's
 /// random source; mixing in the start time guards against a reused seed.
-fn new_epoch() -> String {
+pub fn new_epoch() -> String {
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         SystemTime::now()

@@ -13,7 +13,15 @@ async fn main() -> std::io::Result<()> {
         }
     };
     telemetry::init();
-    let app = Application::build(config, shutdown::signal())?;
+    ignore_file_size_signal();
+    let app = match Application::build(config, shutdown::signal()) {
+        Ok(app) => app,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            eprintln!("pulseboard: {error}");
+            std::process::exit(1);
+        }
+    };
     // Scripts and tests read this line to find the port (the address may be :0).
     println!("Pulseboard listening on http://{}", app.addr());
     if let Some(token) = app.generated_token() {
@@ -37,4 +45,16 @@ fn try_it(addr: std::net::SocketAddr, token: &str) -> String {
     format!(
         "curl -H 'Authorization: Bearer {token}' -d '{{\"value\": 42}}' http://{addr}/api/widgets/hello"
     )
+}
+
+/// Past a file size limit (`ulimit -f`), the kernel sends SIGXFSZ, whose
+/// default action kills the process. Ignored, the write fails with EFBIG
+/// instead, which the log reports as a storage failure (503 to publishers)
+/// and recovers from once the limit is lifted.
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any thread
+    // that could be writing files is started.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
 }

@@ -2,7 +2,10 @@
 //! in one process do not see each other's counts.
 
 use prometheus::core::Collector;
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -17,6 +20,9 @@ pub struct Metrics {
     pub subscribers_dropped: IntCounterVec,
     pub history_len: IntGauge,
     pub requests_refused: IntCounterVec,
+    pub storage_available: IntGauge,
+    pub storage_errors: IntCounter,
+    pub storage_commit_seconds: Histogram,
 }
 
 impl Metrics {
@@ -74,9 +80,30 @@ impl Metrics {
                 &["reason"],
             )
             .expect("static metric"),
+            storage_available: IntGauge::new(
+                "storage_available",
+                "1 while the log's storage commits, 0 while it fails (publishes get 503)",
+            )
+            .expect("static metric"),
+            storage_errors: IntCounter::new(
+                "storage_errors_total",
+                "Commits (and probes) of the log's storage that failed",
+            )
+            .expect("static metric"),
+            storage_commit_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "storage_commit_seconds",
+                    "Time to commit one group of events (fsync included)",
+                )
+                .buckets(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    1.0,
+                ]),
+            )
+            .expect("static metric"),
             registry,
         };
-        let collectors: [Box<dyn Collector>; 10] = [
+        let collectors: [Box<dyn Collector>; 13] = [
             Box::new(metrics.open_streams.clone()),
             Box::new(metrics.streams_opened.clone()),
             Box::new(metrics.events_published.clone()),
@@ -87,6 +114,9 @@ impl Metrics {
             Box::new(metrics.subscribers_dropped.clone()),
             Box::new(metrics.history_len.clone()),
             Box::new(metrics.requests_refused.clone()),
+            Box::new(metrics.storage_available.clone()),
+            Box::new(metrics.storage_errors.clone()),
+            Box::new(metrics.storage_commit_seconds.clone()),
         ];
         for collector in collectors {
             metrics
@@ -105,6 +135,7 @@ impl Metrics {
             "max_streams_per_ip",
             "publish_rate",
             "login_rate",
+            "storage_unavailable",
         ] {
             metrics.requests_refused.with_label_values(&[reason]);
         }

@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::dashboards::Dashboards;
 use crate::hub::Hub;
 use crate::limits::{request_head, RateLimits, StreamSlots};
+use crate::log::{self, Log};
 use crate::metrics::Metrics;
-use crate::persist::{self, StateStore};
 use crate::routes::{self, events::StreamLimits, health::Readiness};
 use crate::security;
 use crate::sources;
@@ -28,10 +28,18 @@ pub struct Application {
     addr: SocketAddr,
     hub: Hub,
     generated_token: Option<String>,
+    log: Log,
     server: Server,
     tasks: Vec<JoinHandle<()>>,
-    /// Where the widgets are saved on shutdown, if persistence is on and safe.
-    state: Option<StateStore>,
+}
+
+/// Why the application cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Storage(#[from] log::StartError),
 }
 
 impl Application {
@@ -41,16 +49,10 @@ impl Application {
     pub fn build(
         config: Config,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<Application> {
+    ) -> Result<Application, BuildError> {
         let listener = listen(&config.addr)?;
         let addr = listener.local_addr()?;
-        let hub = Hub::new(&config, dashboards(&config), Metrics::new());
-        let state = config.persist.then(|| StateStore::new(&config.state_file));
-        let state = state.and_then(|store| {
-            let loaded = store.load();
-            hub.restore(loaded.widgets);
-            loaded.may_save.then_some(store)
-        });
+        let (hub, log) = log::start(&config, dashboards(&config), Metrics::new())?;
         let (tokens, generated_token) = PublishTokens::from_config(&config.publish_tokens);
         let tokens = web::Data::new(tokens);
         let readiness = Readiness::default();
@@ -64,14 +66,7 @@ impl Application {
             crate::memory::spawn_reclaimer(hub.metrics().clone()),
         ];
         if config.host_metrics {
-            tasks.push(sources::host::spawn(hub.clone(), config.sample_interval));
-        }
-        if let Some(store) = &state {
-            tasks.push(persist::spawn_saver(
-                hub.clone(),
-                store.clone(),
-                config.save_interval,
-            ));
+            tasks.push(sources::host::spawn(log.clone(), config.sample_interval));
         }
         let body_limits = web::Data::new(BodyLimits {
             max_bytes: config.max_body_bytes,
@@ -101,12 +96,14 @@ impl Application {
         let shutdown_hub = hub.clone();
         let shutdown_readiness = readiness.clone();
         let app_hub = web::Data::new(hub.clone());
+        let app_log = web::Data::new(log.clone());
         let app_readiness = web::Data::new(readiness.clone());
         let static_dir = config.static_dir.clone();
         static_files::check(&static_dir);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_hub.clone())
+                .app_data(app_log.clone())
                 .app_data(app_readiness.clone())
                 .app_data(tokens.clone())
                 .app_data(body_limits.clone())
@@ -191,9 +188,9 @@ impl Application {
             addr,
             hub,
             generated_token,
+            log,
             server: server.run(),
             tasks,
-            state,
         })
     }
 
@@ -203,6 +200,11 @@ impl Application {
 
     pub fn hub(&self) -> Hub {
         self.hub.clone()
+    }
+
+    /// Where changes are published.
+    pub fn log(&self) -> Log {
+        self.log.clone()
     }
 
     /// The publish token generated at start because none was configured.
@@ -219,8 +221,12 @@ impl Application {
         for task in self.tasks {
             task.abort();
         }
-        if let Some(store) = &self.state {
-            persist::save_now(&self.hub, store);
+        // Every publish answered was committed already; this waits for the
+        // ones still in the log's queue and closes the database cleanly. It
+        // blocks, so off the async workers.
+        let log = self.log.clone();
+        if let Err(error) = tokio::task::spawn_blocking(move || log.close()).await {
+            tracing::error!(%error, "could not close the log");
         }
         result
     }

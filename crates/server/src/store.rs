@@ -7,7 +7,7 @@ use protocol::{Snapshot, Update, Widget, WidgetId, WidgetValue};
 
 use crate::change::{Change, Conflict};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Store {
     /// Insertion order is display order, so the dashboard does not reshuffle.
     widgets: IndexMap<WidgetId, Widget>,

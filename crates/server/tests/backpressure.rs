@@ -79,8 +79,8 @@ async fn a_stuck_viewer_never_holds_up_healthy_ones_and_is_reset_when_it_reads()
     // the machine, only the stuck one can lag.
     let publishing = Arc::new(AtomicBool::new(true));
     let publisher = {
-        let (hub, progress, publishing) =
-            (server.hub.clone(), progress.clone(), publishing.clone());
+        let (log, progress, publishing) =
+            (server.log.clone(), progress.clone(), publishing.clone());
         std::thread::spawn(move || {
             let window = u64::from(SUBSCRIBER_BUFFER / 2);
             for i in 1..=EVENTS {
@@ -98,7 +98,7 @@ async fn a_stuck_viewer_never_holds_up_healthy_ones_and_is_reset_when_it_reads()
                     );
                     std::thread::sleep(Duration::from_micros(50));
                 }
-                hub.publish(text_update(i)).unwrap();
+                common::block_on(log.publish(text_update(i))).unwrap();
             }
             publishing.store(false, Ordering::SeqCst);
         })
@@ -193,7 +193,7 @@ async fn a_stuck_viewer_never_holds_up_healthy_ones_and_is_reset_when_it_reads()
             .wait_for_metric_at_least("pulseboard_resets_sent_total{reason=\"lagged\"}", 1.0)
             .await;
         // And it is live again.
-        server.hub.publish(text_update(EVENTS + 1)).unwrap();
+        server.publish(text_update(EVENTS + 1));
         loop {
             match tokio::time::timeout(SOON, events.next())
                 .await
@@ -249,12 +249,12 @@ async fn a_viewer_that_never_reads_is_cut_off_and_counted() {
     // scheduled during the burst) and the queue overflows behind it.
     let stop = Arc::new(AtomicBool::new(false));
     let publisher = {
-        let (hub, stop) = (server.hub.clone(), stop.clone());
+        let (log, stop) = (server.log.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut i = 0;
             while !stop.load(Ordering::SeqCst) {
                 i += 1;
-                hub.publish(text_update(i)).unwrap();
+                common::block_on(log.publish(text_update(i))).unwrap();
                 if i > EVENTS && i % 10 == 0 {
                     std::thread::sleep(Duration::from_millis(10));
                 }

@@ -1,6 +1,9 @@
-//! Persistence, with the real binary: widgets survive a restart (SIGTERM, and
-//! SIGKILL once a periodic save happened); a corrupt or unreadable state file
-//! is moved aside, never overwritten, and the server starts empty.
+//! Persistence, with the real binary: every acknowledged change survives a
+//! restart (SIGTERM or SIGKILL, at once, with no save interval to wait for),
+//! in the same epoch, so ids go on; the data directory is created; memory
+//! storage writes nothing; an old state file that cannot be imported is
+//! moved aside, never lost. The crash loop and the resume of viewers across
+//! restarts are in durability.rs, storage failures in storage.rs.
 
 mod common;
 
@@ -8,16 +11,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::process::ServerProcess;
-use common::{decode, eventually, SseClient, SOON};
+use common::{decode, SseClient};
 use protocol::ServerEvent;
 use serde_json::{json, Value};
 
 /// How long a process may take to exit once asked.
 const EXIT_WITHIN: Duration = Duration::from_secs(10);
 
-async fn start(state_file: &Path, extra: &[&str]) -> ServerProcess {
-    let path = state_file.to_str().expect("a UTF-8 path");
-    let mut args = vec!["--state-file", path];
+async fn start(data_dir: &Path, extra: &[&str]) -> ServerProcess {
+    let path = data_dir.to_str().expect("a UTF-8 path");
+    let mut args = vec!["--data-dir", path];
     args.extend_from_slice(extra);
     ServerProcess::start(&args).await
 }
@@ -168,22 +171,6 @@ async fn terminate(server: &mut ServerProcess) {
     );
 }
 
-/// The widgets a state file holds, if it is there and parses.
-fn saved_widgets(path: &Path) -> Option<Value> {
-    let bytes = std::fs::read(path).ok()?;
-    let file: Value = serde_json::from_slice(&bytes).ok()?;
-    Some(file["widgets"].clone())
-}
-
-/// Waits until the state file holds exactly `widgets`.
-async fn wait_until_saved(path: &Path, widgets: &Value) {
-    eventually(SOON, "the state file holds the widgets", || {
-        let saved = saved_widgets(path).as_ref() == Some(widgets);
-        async move { saved }
-    })
-    .await;
-}
-
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read the directory")
@@ -207,44 +194,44 @@ fn asides(path: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+async fn kill(server: &mut ServerProcess) {
+    server.signal("KILL");
+    let status = server.wait_exit(EXIT_WITHIN).await;
+    assert!(!status.success(), "killed: {status}");
+}
+
 #[actix_web::test]
-async fn every_kind_survives_a_sigterm_restart() {
+async fn every_kind_survives_a_sigterm_restart_in_the_same_epoch() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let mut first = start(&state, &[]).await;
+    let mut first = start(dir.path(), &[]).await;
     publish_every_kind(&first).await;
-    let before = first.widgets().await;
-    check_every_kind(&before);
-    let (_, listed) = first.get_json("/api/widgets").await;
-    let first_epoch = listed["epoch"].clone();
+    let (_, before) = first.get_json("/api/widgets").await;
+    check_every_kind(&before["widgets"]);
     terminate(&mut first).await;
     assert_eq!(
-        saved_widgets(&state).as_ref(),
-        Some(&before),
-        "saved on shutdown"
-    );
-    assert_eq!(
         files_in(dir.path()),
-        ["state.json"],
-        "no temporary file left"
+        ["pulseboard.db", "pulseboard.db.lock"],
+        "a clean stop leaves one self-contained database (no WAL)"
     );
 
-    let second = start(&state, &[]).await;
-    let (status, listed) = second.get_json("/api/widgets").await;
+    let second = start(dir.path(), &[]).await;
+    let (status, after) = second.get_json("/api/widgets").await;
     assert_eq!(status, 200);
-    assert_eq!(listed["widgets"], before, "every widget as it was");
-    assert_ne!(listed["epoch"], first_epoch, "a new run");
     assert_eq!(
-        listed["last_event_id"],
-        Value::Null,
-        "no change in this run yet"
+        after["widgets"], before["widgets"],
+        "every widget as it was"
+    );
+    assert_eq!(after["epoch"], before["epoch"], "the same epoch");
+    assert_eq!(
+        after["last_event_id"], before["last_event_id"],
+        "ids go on from the last one"
     );
     // Viewers get them in their first snapshot.
     let mut viewer = SseClient::connect(&format!("{}/api/events", second.base)).await;
     let (_, init) = viewer.init().await;
     assert_eq!(
         serde_json::to_value(&init.view.snapshot.widgets).unwrap(),
-        before
+        before["widgets"]
     );
     // And the restored state is live: appends continue the saved window and
     // tail (whose bounds are kept when an update leaves them out), a number's
@@ -289,48 +276,119 @@ async fn every_kind_survives_a_sigterm_restart() {
     assert_eq!(find("revenue")["value"]["previous"], 7610.0);
 }
 
+/// No save interval: what was answered 2xx is on disk, so a SIGKILL the
+/// moment the last answer arrives loses nothing.
 #[actix_web::test]
-async fn widgets_survive_sigkill_once_the_save_interval_passed() {
+async fn every_kind_survives_sigkill_right_after_the_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let mut first = start(&state, &["--save-interval", "200ms"]).await;
+    let mut first = start(dir.path(), &[]).await;
     publish_every_kind(&first).await;
-    let saved = first.widgets().await;
-    wait_until_saved(&state, &saved).await;
-    // A later change is saved too: saving is periodic, not once.
-    publish(&first, "oncall", json!({"kind": "text", "text": "Carol"})).await;
-    let saved = first.widgets().await;
-    wait_until_saved(&state, &saved).await;
+    let (_, before) = first.get_json("/api/widgets").await;
+    kill(&mut first).await;
 
-    first.signal("KILL");
-    let status = first.wait_exit(EXIT_WITHIN).await;
-    assert!(!status.success(), "killed: {status}");
-
-    let second = start(&state, &["--save-interval", "200ms"]).await;
-    assert_eq!(second.widgets().await, saved);
-    check_every_kind_but_oncall(&saved);
+    let second = start(dir.path(), &[]).await;
+    let (_, after) = second.get_json("/api/widgets").await;
+    check_every_kind(&after["widgets"]);
+    assert_eq!(after, before, "widgets, epoch and last id");
 }
 
-fn check_every_kind_but_oncall(widgets: &Value) {
-    let mut expected = widgets.clone();
-    for widget in expected.as_array_mut().unwrap() {
-        if widget["id"] == "oncall" {
-            assert_eq!(widget["value"]["text"], "Carol");
-            widget["value"]["text"] = json!("Alice, then Bob");
-        }
-    }
-    check_every_kind(&expected);
+#[actix_web::test]
+async fn a_delete_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = start(dir.path(), &[]).await;
+    publish(&first, "kept", json!({"kind": "number", "value": 1})).await;
+    publish(&first, "gone", json!({"kind": "number", "value": 2})).await;
+    publish(&first, "last", json!({"kind": "number", "value": 3})).await;
+    let deleted = common::call(
+        reqwest::Method::DELETE,
+        &format!("{}/api/widgets/gone", first.base),
+        Some(common::process::TOKEN),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.0, 200, "{}", deleted.1);
+    let left = first.widgets().await;
+    assert_eq!(left.as_array().unwrap().len(), 2);
+    kill(&mut first).await;
+
+    let second = start(dir.path(), &[]).await;
+    assert_eq!(
+        second.widgets().await,
+        left,
+        "the delete, and the order kept"
+    );
 }
 
-/// Writes `corrupt` where the state file goes (`make` creates it), starts the
-/// server, and checks it was moved aside whole and the server starts empty,
-/// works, and saves its new state in the usual place.
+#[actix_web::test]
+async fn the_data_directory_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("not/there/yet");
+    let mut first = start(&data, &[]).await;
+    publish(&first, "a", json!({"kind": "text", "text": "saved"})).await;
+    let widgets = first.widgets().await;
+    terminate(&mut first).await;
+    assert!(data.join("pulseboard.db").is_file());
+    let second = start(&data, &[]).await;
+    assert_eq!(second.widgets().await, widgets);
+}
+
+#[actix_web::test]
+async fn nothing_is_written_with_memory_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let mut server = ServerProcess::start(&["--storage", "memory", "--data-dir", data]).await;
+    publish(&server, "a", json!({"kind": "number", "value": 1})).await;
+    let (_, first) = server.get_json("/api/widgets").await;
+    terminate(&mut server).await;
+    assert_eq!(files_in(dir.path()), Vec::<String>::new());
+
+    // Nor is an old state file read.
+    std::fs::write(dir.path().join("state.json"), b"corrupt").unwrap();
+    let server = ServerProcess::start(&["--storage", "memory", "--data-dir", data]).await;
+    let (_, second) = server.get_json("/api/widgets").await;
+    assert_eq!(second["widgets"], json!([]));
+    assert_ne!(second["epoch"], first["epoch"], "a new epoch every start");
+    assert_eq!(files_in(dir.path()), ["state.json"], "not moved aside");
+}
+
+/// An older setup names only `--state-file` (as the systemd unit of earlier
+/// versions did): its directory becomes the data directory, and the file is
+/// imported once.
+#[actix_web::test]
+async fn a_state_file_flag_alone_picks_the_data_directory_and_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = start(&dir.path().join("old"), &[]).await;
+    publish_every_kind(&old).await;
+    let widgets = old.widgets().await;
+    terminate(&mut old).await;
+    let state = dir.path().join("state.json");
+    let file = json!({"version": 1, "saved_at": 0, "widgets": widgets});
+    std::fs::write(&state, serde_json::to_vec(&file).unwrap()).unwrap();
+
+    let state_arg = state.to_str().unwrap();
+    let mut server = ServerProcess::start(&["--state-file", state_arg]).await;
+    assert_eq!(server.widgets().await, widgets);
+    terminate(&mut server).await;
+    assert!(
+        dir.path().join("pulseboard.db").is_file(),
+        "{:?}",
+        files_in(dir.path())
+    );
+    assert!(!state.exists());
+    assert!(dir.path().join("state.json.imported").is_file());
+    let server = ServerProcess::start(&["--state-file", state_arg]).await;
+    assert_eq!(server.widgets().await, widgets, "from the database now");
+}
+
+/// Writes a bad old state file into a new data directory (`make` creates
+/// it), starts the server, and checks it was moved aside whole, not
+/// imported, and the server starts empty and works.
 async fn a_bad_state_file_is_moved_aside(make: impl FnOnce(&Path), check_aside: impl Fn(&Path)) {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     make(&state);
 
-    let mut server = start(&state, &[]).await;
+    let mut server = start(dir.path(), &[]).await;
     assert_eq!(server.widgets().await, json!([]), "starts empty");
     let aside = asides(&state);
     assert_eq!(
@@ -341,21 +399,17 @@ async fn a_bad_state_file_is_moved_aside(make: impl FnOnce(&Path), check_aside: 
     );
     check_aside(&aside[0]);
     assert!(
-        server.log().contains("moved aside"),
+        server.log().contains("not imported"),
         "a warning says so:\n{}",
         server.log()
     );
     publish(&server, "fresh", json!({"kind": "number", "value": 1})).await;
     terminate(&mut server).await;
 
-    // The new state is saved in place; the old copy is still there, intact.
-    let saved = saved_widgets(&state).expect("a new state file");
-    assert_eq!(saved.as_array().unwrap().len(), 1);
-    assert_eq!(saved[0]["id"], "fresh");
-    assert_eq!(asides(&state), aside);
+    let restarted = start(dir.path(), &[]).await;
+    assert_eq!(restarted.widgets().await.as_array().unwrap().len(), 1);
+    assert_eq!(asides(&state), aside, "the old copy is still there");
     check_aside(&aside[0]);
-    let restarted = start(&state, &[]).await;
-    assert_eq!(restarted.widgets().await, saved);
 }
 
 #[actix_web::test]
@@ -389,84 +443,4 @@ async fn an_unreadable_state_file_is_moved_aside() {
         |aside| assert_eq!(std::fs::read(aside.join("inside")).unwrap(), b"keep me"),
     )
     .await;
-}
-
-#[actix_web::test]
-async fn a_bad_state_file_that_cannot_be_moved_aside_is_never_overwritten() {
-    // A name so long that the aside name (22 characters more) is too long
-    // for the file system: the rename fails, so the server must not save.
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join(format!("{}.json", "s".repeat(240)));
-    let corrupt = b"not json at all";
-    std::fs::write(&state, corrupt).unwrap();
-
-    let mut server = start(&state, &["--save-interval", "100ms"]).await;
-    assert_eq!(server.widgets().await, json!([]), "starts empty");
-    publish(&server, "fresh", json!({"kind": "number", "value": 1})).await;
-    terminate(&mut server).await;
-    assert_eq!(
-        std::fs::read(&state).unwrap(),
-        corrupt,
-        "the only copy is intact"
-    );
-    assert!(
-        server.log().contains("could not be moved aside"),
-        "the log says why nothing is saved:\n{}",
-        server.log()
-    );
-}
-
-#[actix_web::test]
-async fn the_state_files_directory_is_created() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("not/there/yet/state.json");
-    let mut first = start(&state, &["--save-interval", "200ms"]).await;
-    publish(&first, "a", json!({"kind": "text", "text": "saved"})).await;
-    let widgets = first.widgets().await;
-    wait_until_saved(&state, &widgets).await;
-    terminate(&mut first).await;
-    let second = start(&state, &[]).await;
-    assert_eq!(second.widgets().await, widgets);
-}
-
-#[actix_web::test]
-async fn nothing_is_saved_with_persist_false() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let mut server = start(&state, &["--persist", "false", "--save-interval", "100ms"]).await;
-    publish(&server, "a", json!({"kind": "number", "value": 1})).await;
-    terminate(&mut server).await;
-    assert_eq!(files_in(dir.path()), Vec::<String>::new());
-
-    // Nor is an existing file read.
-    std::fs::write(&state, b"corrupt").unwrap();
-    let server = start(&state, &["--persist", "false"]).await;
-    assert_eq!(server.widgets().await, json!([]));
-    assert_eq!(files_in(dir.path()), ["state.json"], "not moved aside");
-}
-
-#[actix_web::test]
-async fn a_delete_is_saved_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let mut first = start(&state, &["--save-interval", "200ms"]).await;
-    publish(&first, "kept", json!({"kind": "number", "value": 1})).await;
-    publish(&first, "gone", json!({"kind": "number", "value": 2})).await;
-    wait_until_saved(&state, &first.widgets().await).await;
-    let deleted = common::call(
-        reqwest::Method::DELETE,
-        &format!("{}/api/widgets/gone", first.base),
-        Some(common::process::TOKEN),
-        None,
-    )
-    .await;
-    assert_eq!(deleted.0, 200, "{}", deleted.1);
-    let left = first.widgets().await;
-    assert_eq!(left.as_array().unwrap().len(), 1);
-    wait_until_saved(&state, &left).await;
-    first.signal("KILL");
-    first.wait_exit(EXIT_WITHIN).await;
-
-    let second = start(&state, &[]).await;
-    assert_eq!(second.widgets().await, left);
 }

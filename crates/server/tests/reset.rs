@@ -13,7 +13,7 @@ use protocol::{EventId, ServerEvent};
 /// checks it starts with a reset of the current state, then goes on live.
 async fn expect_reset(server: &TestServer, id: &str, by_query: bool) {
     let epoch = server.hub.epoch().to_owned();
-    let current = server.hub.publish(number_update("orders", 1000.0)).unwrap();
+    let current = server.publish(number_update("orders", 1000.0));
     let mut viewer = if by_query {
         server.resume_by_query(id).await
     } else {
@@ -35,7 +35,7 @@ async fn expect_reset(server: &TestServer, id: &str, by_query: bool) {
     assert_eq!(number_in(&reset.view.snapshot, "orders"), 1000.0);
 
     // Live events follow the reset without a gap.
-    let next = server.hub.publish(number_update("orders", 1001.0)).unwrap();
+    let next = server.publish(number_update("orders", 1001.0));
     let event = viewer.next_change().await;
     assert_eq!(event.event, "update");
     assert_eq!(seq_in(&event, &epoch), current.seq + 1);
@@ -79,7 +79,7 @@ async fn an_id_older_than_the_history_age_gets_a_reset() {
     server.publish_numbers("orders", 5);
     // Let events 1..=5 age out; only a lower bound on time matters here.
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    server.hub.publish(number_update("orders", 6.0)).unwrap();
+    server.publish(number_update("orders", 6.0));
 
     // Event 6 is fresh: a viewer that saw 5 misses nothing it cannot have.
     let mut viewer = server.resume(&server.id(5)).await;

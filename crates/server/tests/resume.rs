@@ -41,14 +41,14 @@ async fn missed_events_are_replayed_then_live_ones_follow(via: Via) {
     assert_eq!(init.event, "init");
     assert_eq!(seq_in(&init, &epoch), 3);
     for value in [4.0, 5.0] {
-        server.hub.publish(number_update("orders", value)).unwrap();
+        server.publish(number_update("orders", value));
     }
     viewer.expect_updates_through(&epoch, 3, 5).await;
     drop(viewer);
     server.wait_for_metric("pulseboard_open_streams", 0.0).await;
 
     for value in [6.0, 7.0, 8.0, 9.0] {
-        server.hub.publish(number_update("orders", value)).unwrap();
+        server.publish(number_update("orders", value));
     }
     let replayed_before = server.metric("pulseboard_events_replayed_total").await;
     let delivered_before = server.metric("pulseboard_events_delivered_total").await;
@@ -74,8 +74,8 @@ async fn missed_events_are_replayed_then_live_ones_follow(via: Via) {
     );
 
     // Then live events, with no duplicate of a replayed one in between.
-    server.hub.publish(number_update("orders", 10.0)).unwrap();
-    server.hub.publish(number_update("orders", 11.0)).unwrap();
+    server.publish(number_update("orders", 10.0));
+    server.publish(number_update("orders", 11.0));
     viewer.expect_updates_through(&epoch, 9, 11).await;
     assert_eq!(
         server.metric("pulseboard_events_replayed_total").await - replayed_before,
@@ -107,7 +107,7 @@ async fn resuming_at_the_latest_id_goes_straight_to_live_events() {
 
     for via in [Via::Header, Via::Query] {
         let mut viewer = resume(&server, via, &last.to_string()).await;
-        let next = server.hub.publish(number_update("orders", 100.0)).unwrap();
+        let next = server.publish(number_update("orders", 100.0));
         let event = viewer.next_change().await;
         assert_eq!(
             event.event, "update",
@@ -190,8 +190,8 @@ async fn replay_and_live_events_join_without_gap_or_duplicate_while_publishing()
     let all_resumed = Arc::new(AtomicBool::new(false));
     let last = Arc::new(AtomicU64::new(0));
     let publisher = {
-        let (hub, published, all_resumed, last) = (
-            server.hub.clone(),
+        let (log, published, all_resumed, last) = (
+            server.log.clone(),
             published.clone(),
             all_resumed.clone(),
             last.clone(),
@@ -205,7 +205,7 @@ async fn replay_and_live_events_join_without_gap_or_duplicate_while_publishing()
                     last.store(stop_at, Ordering::SeqCst);
                 }
                 i += 1;
-                let id = hub.publish(number_update("live", i as f64)).unwrap();
+                let id = common::block_on(log.publish(number_update("live", i as f64))).unwrap();
                 published.store(id.seq, Ordering::SeqCst);
                 if i.is_multiple_of(2) {
                     std::thread::sleep(Duration::from_millis(1));

@@ -23,13 +23,12 @@ async fn streams_rotate_by_age_and_resuming_viewers_miss_nothing() {
     // Publishes every few milliseconds for 3 s, then says where it stopped.
     let last = Arc::new(AtomicU64::new(0));
     let publisher = {
-        let (hub, last) = (server.hub.clone(), last.clone());
+        let (log, last) = (server.log.clone(), last.clone());
         std::thread::spawn(move || {
             let started = Instant::now();
             let mut id = first;
             while started.elapsed() < PUBLISHING {
-                id = hub
-                    .publish(common::number_update("orders", id.seq as f64))
+                id = common::block_on(log.publish(common::number_update("orders", id.seq as f64)))
                     .unwrap();
                 std::thread::sleep(Duration::from_millis(3));
             }

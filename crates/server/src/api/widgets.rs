@@ -13,8 +13,9 @@ use super::error::ErrorBody;
 use super::request_body::{self, BodyLimits};
 use super::{ApiError, PublishTokens};
 use crate::access::ViewerAccess;
-use crate::hub::{unix_ms, Hub, HubError};
+use crate::hub::{unix_ms, Hub};
 use crate::limits::RateLimits;
+use crate::log::{AppendError, Log};
 
 /// `POST /api/widgets/{id}` answers with the event that carries the change.
 #[derive(Serialize, ToSchema)]
@@ -55,11 +56,13 @@ pub struct WidgetList {
         (status = 413, description = "body_too_large", body = ErrorBody),
         (status = 422, description = "invalid_value, unknown_kind, kind_mismatch, too_many_widgets", body = ErrorBody),
         (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "storage_unavailable, with `Retry-After`: nothing was applied", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
 pub async fn publish(
     hub: web::Data<Hub>,
+    log: web::Data<Log>,
     publisher: Publisher,
     id: web::Path<String>,
     payload: web::Payload,
@@ -69,8 +72,9 @@ pub async fn publish(
     let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
     let publication = body::parse_publication(&body, hub.kind_hints(&id), now)?;
-    let event_id = hub
+    let event_id = log
         .publish(publication.into_change(id.clone(), now))
+        .await
         .map_err(|e| refused(e, ""))?;
     Ok(HttpResponse::Ok().json(Accepted {
         widget: id,
@@ -90,11 +94,13 @@ pub async fn publish(
         (status = 413, description = "body_too_large", body = ErrorBody),
         (status = 422, description = "an update is invalid (`updates[i].field`); none applied", body = ErrorBody),
         (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "storage_unavailable, with `Retry-After`: nothing was applied", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
 pub async fn publish_batch(
     hub: web::Data<Hub>,
+    log: web::Data<Log>,
     publisher: Publisher,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
@@ -105,8 +111,9 @@ pub async fn publish_batch(
         .into_iter()
         .map(|(id, publication): (WidgetId, Publication)| publication.into_change(id, now))
         .collect();
-    let event_ids = hub
+    let event_ids = log
         .publish_all(changes)
+        .await
         .map_err(|e| refused(e, "updates[{item}]."))?;
     Ok(HttpResponse::Ok().json(BatchAccepted {
         event_ids: event_ids.iter().map(EventId::to_string).collect(),
@@ -163,19 +170,17 @@ pub async fn get(
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
         (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
+        (status = 503, description = "storage_unavailable, with `Retry-After`: nothing was applied", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn delete(
-    hub: web::Data<Hub>,
+    log: web::Data<Log>,
     publisher: Publisher,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     publisher.admit()?;
     let id = parse_id(id.into_inner())?;
-    let event_id = hub
-        .remove(&id)
-        .map_err(|e| refused(e, ""))?
-        .ok_or_else(|| not_found(&id))?;
+    let event_id = log.remove(id.clone()).await.map_err(|e| refused(e, ""))?;
     Ok(HttpResponse::Ok().json(Accepted {
         widget: id,
         event_id: event_id.to_string(),
@@ -195,16 +200,16 @@ fn not_found(id: &WidgetId) -> ApiError {
     )
 }
 
-/// Why the hub refused a change that parsed. `item_prefix` names a batch
+/// Why the log refused a change that parsed. `item_prefix` names a batch
 /// item in messages (`{item}` is replaced by its index).
-fn refused(error: HubError, item_prefix: &str) -> ApiError {
+fn refused(error: AppendError, item_prefix: &str) -> ApiError {
     match error {
-        HubError::NonFinite(field) => ApiError::new(
+        AppendError::NonFinite(field) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_value",
             format!("`{field}` must be a finite number"),
         ),
-        HubError::Conflict(conflict) => ApiError::new(
+        AppendError::Conflict(conflict) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_value",
             format!(
@@ -214,12 +219,19 @@ fn refused(error: HubError, item_prefix: &str) -> ApiError {
                 conflict.problem
             ),
         ),
-        HubError::TooManyWidgets(max) => ApiError::new(
+        AppendError::TooManyWidgets(max) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "too_many_widgets",
             format!("this server keeps at most {max} widgets (--max-widgets); delete some first"),
         ),
-        HubError::Encode(error) => {
+        AppendError::NotFound(id) => not_found(&id),
+        AppendError::Unavailable(problem) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_unavailable",
+            format!("the update could not be stored, so it was not applied ({problem}); try again later"),
+        )
+        .retry_after(std::time::Duration::from_secs(1)),
+        AppendError::Encode(error) => {
             tracing::error!(%error, "could not encode an update");
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,

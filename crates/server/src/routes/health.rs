@@ -1,9 +1,12 @@
-//! `GET /healthz` (the process is alive) and `GET /readyz` (send viewers here).
+//! `GET /healthz` (the process is alive) and `GET /readyz` (send viewers and
+//! publishers here).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix_web::{web, HttpResponse};
+
+use crate::log::{Health, Log};
 
 /// Whether this instance should get new streams: true from start until
 /// shutdown begins, so a load balancer stops routing viewers to an instance
@@ -25,13 +28,22 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
-    if readiness.is_ready() {
-        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
-    } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({
+/// 200 while this instance takes streams and publishes; 503 once shutdown
+/// began, or while its storage fails (publishes are refused then).
+pub async fn readyz(readiness: web::Data<Readiness>, log: web::Data<Log>) -> HttpResponse {
+    if !readiness.is_ready() {
+        return HttpResponse::ServiceUnavailable().json(serde_json::json!({
             "status": "shutting_down",
             "message": "this instance is shutting down; connect to another",
-        }))
+        }));
+    }
+    match log.health() {
+        Health::Available => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Health::Unavailable(problem) => {
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({
+                "status": "storage_unavailable",
+                "message": format!("publishes are refused: {problem}"),
+            }))
+        }
     }
 }

@@ -9,7 +9,9 @@ use protocol::{
 use sysinfo::{Disks, Networks, System};
 use tokio::task::JoinHandle;
 
-use crate::hub::{unix_ms, Hub};
+use crate::change::Change;
+use crate::hub::unix_ms;
+use crate::log::{AppendError, Log};
 
 /// The built-in `host` dashboard: every widget this source publishes.
 pub fn dashboard() -> DashboardSpec {
@@ -23,7 +25,7 @@ const CHART_SPAN: Duration = Duration::from_secs(5 * 60);
 
 /// Samples every `interval` and publishes the host widgets until the hub's
 /// process ends.
-pub fn spawn(hub: Hub, interval: Duration) -> JoinHandle<()> {
+pub fn spawn(log: Log, interval: Duration) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut sampler = match HostSampler::new(interval) {
             Ok(sampler) => sampler,
@@ -51,10 +53,16 @@ pub fn spawn(hub: Hub, interval: Duration) -> JoinHandle<()> {
                     return;
                 }
             };
-            for update in updates {
-                if let Err(error) = hub.publish(update) {
-                    tracing::warn!(%error, "could not publish a host metric");
-                }
+            // One append per sample: one commit, and viewers see the whole
+            // sample change at once.
+            match log
+                .publish_all(updates.into_iter().map(Change::from).collect())
+                .await
+            {
+                Ok(_) => {}
+                // Already logged by the log, once, when storage started failing.
+                Err(AppendError::Unavailable(_)) => {}
+                Err(error) => tracing::warn!(%error, "could not publish the host metrics"),
             }
         }
     })

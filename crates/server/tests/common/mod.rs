@@ -13,6 +13,7 @@ use eventsource_stream::{Event, Eventsource};
 use futures_util::{Stream, StreamExt};
 use protocol::EventId;
 use pulseboard::hub::Hub;
+use pulseboard::log::{Log, StorageKind};
 use pulseboard::{Application, Config};
 use tokio::sync::oneshot;
 
@@ -23,6 +24,8 @@ pub const SOON: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub base: String,
     pub hub: Hub,
+    /// Where in-process tests publish (as the HTTP API does).
+    pub log: Log,
     stop: Option<oneshot::Sender<()>>,
     pub stopped: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -33,7 +36,7 @@ pub fn test_config() -> Config {
     let mut config = Config::defaults();
     config.addr = "127.0.0.1:0".into();
     config.host_metrics = false;
-    config.persist = false;
+    config.storage = StorageKind::Memory;
     config.workers = Some(2);
     config.static_dir = std::env::temp_dir().join("pulseboard-no-spa");
     config
@@ -47,10 +50,12 @@ pub async fn spawn(config: Config) -> TestServer {
     .expect("server builds");
     let base = format!("http://{}", app.addr());
     let hub = app.hub();
+    let log = app.log();
     let stopped = tokio::spawn(app.run_until_stopped());
     TestServer {
         base,
         hub,
+        log,
         stop: Some(stop),
         stopped,
     }
@@ -125,6 +130,12 @@ impl TestServer {
         SseClient::open(&self.events_url(), None, Some(last_event_id)).await
     }
 
+    /// Publishes one update through the log, as a publish request would,
+    /// and waits until it is committed and broadcast.
+    pub fn publish(&self, update: protocol::Update) -> EventId {
+        block_on(self.log.publish(update)).expect("publish")
+    }
+
     /// The id the hub gives event number `seq` of this run.
     pub fn id(&self, seq: u64) -> String {
         format!("{}-{seq}", self.hub.epoch())
@@ -135,11 +146,8 @@ impl TestServer {
     pub fn publish_numbers(&self, widget: &str, count: usize) -> EventId {
         let mut last = None;
         for i in 1..=count {
-            last = Some(
-                self.hub
-                    .publish(number_update(widget, i as f64))
-                    .expect("publish"),
-            );
+            last =
+                Some(block_on(self.log.publish(number_update(widget, i as f64))).expect("publish"));
         }
         last.expect("count > 0")
     }
@@ -575,5 +583,31 @@ impl SseClient {
             protocol::ServerEvent::Remove(remove) => assert_eq!(remove.id.as_str(), widget),
             other => panic!("not a remove: {other:?}"),
         }
+    }
+}
+
+/// Runs `future` to completion on this thread: for test threads that publish
+/// through the log without an async runtime of their own.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct ThreadWaker(std::thread::Thread);
+    impl std::task::Wake for ThreadWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::sync::Arc::new(ThreadWaker(std::thread::current())).into();
+    let mut context = std::task::Context::from_waker(&waker);
+    // Unconstrained: on a runtime's thread (a sync helper called from an
+    // async test), tokio's cooperative budget would otherwise run out after
+    // some polls and keep answering `Pending` until the task yields, which
+    // this loop never does.
+    let mut future = std::pin::pin!(tokio::task::unconstrained(future));
+    loop {
+        if let std::task::Poll::Ready(output) =
+            std::future::Future::poll(future.as_mut(), &mut context)
+        {
+            return output;
+        }
+        std::thread::park();
     }
 }

@@ -22,8 +22,8 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts the binary on an ephemeral port, with the test token and no host
-    /// metrics, and waits for the line that says where it listens. It saves no
-    /// state unless `extra_args` name a `--state-file`.
+    /// metrics, and waits for the line that says where it listens. It keeps
+    /// nothing unless `extra_args` name a `--data-dir` (see [`bare_command`]).
     pub async fn start(extra_args: &[&str]) -> ServerProcess {
         let mut args = vec![
             "--addr",
@@ -100,8 +100,8 @@ pub async fn publish_http(
 
 /// The binary with `args` and `env` and nothing else from the caller's
 /// environment (its `PULSEBOARD_*` variables are removed). Unless `args` or
-/// `env` say otherwise, it does not persist (`--persist false`), so no test
-/// writes `data/state.json` into the source tree.
+/// `env` choose the storage, it keeps nothing (`--storage memory`), so no
+/// test writes `data/pulseboard.db` into the source tree.
 fn bare_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_pulseboard"));
     for (name, _) in std::env::vars_os() {
@@ -109,14 +109,18 @@ fn bare_command(args: &[&str], env: &[(&str, &str)]) -> Command {
             command.env_remove(name);
         }
     }
-    let persistence_chosen = args
+    const STORAGE_FLAGS: [&str; 3] = ["--storage", "--data-dir", "--state-file"];
+    const STORAGE_ENV: [&str; 3] = [
+        "PULSEBOARD_STORAGE",
+        "PULSEBOARD_DATA_DIR",
+        "PULSEBOARD_STATE_FILE",
+    ];
+    let storage_chosen = args
         .iter()
-        .any(|a| a.starts_with("--persist") || a.starts_with("--state-file"))
-        || env
-            .iter()
-            .any(|(k, _)| *k == "PULSEBOARD_PERSIST" || *k == "PULSEBOARD_STATE_FILE");
-    if !persistence_chosen {
-        command.args(["--persist", "false"]);
+        .any(|a| STORAGE_FLAGS.iter().any(|flag| a.starts_with(flag)))
+        || env.iter().any(|(k, _)| STORAGE_ENV.contains(k));
+    if !storage_chosen {
+        command.args(["--storage", "memory"]);
     }
     command
         .args(args)

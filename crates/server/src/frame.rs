@@ -1,0 +1,91 @@
+//! One SSE event, encoded once and shared by every subscriber.
+
+use std::sync::Arc;
+
+use bytestring::ByteString;
+use protocol::{EventId, ServerEvent, WidgetId};
+
+/// The JSON of one event, serialized once when it is published; each
+/// subscriber gets a clone of the `Arc`, and writing it is a copy.
+#[derive(Debug)]
+pub struct Frame {
+    /// The SSE `id:`; `None` for events that change no state (heartbeat, shutdown).
+    pub id: Option<ByteString>,
+    /// The widget an `update` or `remove` is about, for streams narrowed to
+    /// some widgets.
+    pub widget: Option<WidgetId>,
+    pub name: EventName,
+    pub data: ByteString,
+}
+
+/// The SSE `event:` names, typed so that code reacting to one (the stream
+/// ends after `shutdown`) cannot misspell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventName {
+    Init,
+    Update,
+    Remove,
+    Reset,
+    Heartbeat,
+    Shutdown,
+}
+
+impl EventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::Init => "init",
+            EventName::Update => "update",
+            EventName::Remove => "remove",
+            EventName::Reset => "reset",
+            EventName::Heartbeat => "heartbeat",
+            EventName::Shutdown => "shutdown",
+        }
+    }
+
+    /// The name of a stored state change (`update` or `remove`).
+    pub fn parse_change(name: &str) -> Option<EventName> {
+        match name {
+            "update" => Some(EventName::Update),
+            "remove" => Some(EventName::Remove),
+            _ => None,
+        }
+    }
+
+    fn of(event: &ServerEvent) -> EventName {
+        match event {
+            ServerEvent::Init(_) => EventName::Init,
+            ServerEvent::Update(_) => EventName::Update,
+            ServerEvent::Remove(_) => EventName::Remove,
+            ServerEvent::Reset(_) => EventName::Reset,
+            ServerEvent::Heartbeat(_) => EventName::Heartbeat,
+            ServerEvent::Shutdown(_) => EventName::Shutdown,
+        }
+    }
+}
+
+impl Frame {
+    /// Encodes `event` with the SSE id `id`, about `widget`.
+    pub fn encode(
+        event: &ServerEvent,
+        id: Option<&EventId>,
+        widget: Option<WidgetId>,
+    ) -> Result<Arc<Frame>, serde_json::Error> {
+        let encoded = event.encode()?;
+        Ok(Arc::new(Frame {
+            id: id.map(|id| id.to_string().into()),
+            widget,
+            name: EventName::of(event),
+            data: encoded.data.into(),
+        }))
+    }
+
+    /// A state change read back from storage, already encoded.
+    pub fn stored(id: &EventId, name: EventName, widget: Option<WidgetId>, data: String) -> Frame {
+        Frame {
+            id: Some(id.to_string().into()),
+            widget,
+            name,
+            data: data.into(),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The log: the one order of state changes, the history of recent ones, and
+//! the state they fold into. It is the seam between publishing and viewing:
+//! routes and built-in sources hand it changes ([`Log::append`]); it decides
+//! their order and ids, makes them durable, and only then feeds them to the
+//! [`Hub`](crate::hub::Hub), which frames and broadcasts them. Neither the
+//! routes, the protocol nor the SPA know which implementation runs.
+//!
+//! The first implementation is local: one sequencer thread
+//! ([`sequencer`]) that orders changes and writes them in groups to a
+//! [`Storage`]: an SQLite database in the data directory ([`sqlite`]), or
+//! nothing at all ([`memory`], for tests and benchmarks).
+
+pub mod import;
+pub mod memory;
+pub mod sequencer;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use protocol::{EventId, Widget, WidgetId};
+
+use crate::change::{Change, Conflict};
+use crate::config::Config;
+use crate::dashboards::Dashboards;
+use crate::frame::{EventName, Frame};
+pub use crate::hub::{Applied, Committed};
+use crate::hub::{Hub, Start};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use protocol::ServerEvent;
+
+/// What one publish asks for, applied all or nothing.
+#[derive(Debug)]
+pub enum Append {
+    /// Set widgets, in order (one for a single publish, many for a batch).
+    Set(Vec<Change>),
+    /// Delete a widget.
+    Remove(WidgetId),
+}
+
+/// Why an append changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error("{0} must be a finite number")]
+    NonFinite(&'static str),
+    #[error("there are already {0} widgets, the most this server keeps")]
+    TooManyWidgets(usize),
+    #[error("`{}`: {}", .0.field, .0.problem)]
+    Conflict(Conflict),
+    #[error("there is no widget `{0}`")]
+    NotFound(WidgetId),
+    #[error("could not encode event: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The storage could not commit it (disk full, read-only, I/O error), or
+    /// the log is shutting down. Retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Whether the log can take appends right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Available,
+    /// Why not, for `/readyz` and the log.
+    Unavailable(String),
+}
+
+/// One implementation of the log. Object-safe, so the application holds
+/// whichever one its configuration chose behind [`Log`].
+pub trait EventLog: Send + Sync + 'static {
+    /// Orders, commits and publishes `append`; resolves once it is durable and
+    /// handed to the hub, with one id per event, in order.
+    fn append(&self, append: Append) -> BoxFuture<'static, Result<Vec<EventId>, AppendError>>;
+
+    fn health(&self) -> Health;
+
+    /// Stops taking appends and waits until everything already taken is
+    /// committed and the storage is closed cleanly.
+    fn close(&self);
+}
+
+/// A cheap-to-clone handle to the running log.
+#[derive(Clone)]
+pub struct Log(Arc<dyn EventLog>);
+
+impl Log {
+    pub fn new(log: impl EventLog) -> Log {
+        Log(Arc::new(log))
+    }
+
+    pub async fn append(&self, append: Append) -> Result<Vec<EventId>, AppendError> {
+        self.0.append(append).await
+    }
+
+    /// Sets one widget.
+    pub async fn publish(&self, change: impl Into<Change>) -> Result<EventId, AppendError> {
+        let ids = self.append(Append::Set(vec![change.into()])).await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| AppendError::Unavailable("the log returned no id".into()))
+    }
+
+    /// Sets several widgets, all or none.
+    pub async fn publish_all(&self, changes: Vec<Change>) -> Result<Vec<EventId>, AppendError> {
+        self.append(Append::Set(changes)).await
+    }
+
+    /// Deletes a widget.
+    pub async fn remove(&self, id: WidgetId) -> Result<EventId, AppendError> {
+        let ids = self.append(Append::Remove(id)).await?;
+        ids.into_iter()
+            .next()
+            .ok_or_else(|| AppendError::Unavailable("the log returned no id".into()))
+    }
+
+    pub fn health(&self) -> Health {
+        self.0.health()
+    }
+
+    pub fn close(&self) {
+        self.0.close()
+    }
+}
+
+/// A durable home for the log's events and state, written by one thread.
+pub trait Storage: Send + 'static {
+    /// What earlier runs committed (an empty, new epoch the first time).
+    fn recover(&mut self) -> Result<Recovered, StorageError>;
+
+    /// Makes `batch` durable, all or nothing, before returning.
+    fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StorageError>;
+
+    /// A small write, to find out whether a failing medium works again.
+    fn probe(&mut self) -> Result<(), StorageError>;
+
+    /// Marks a clean shutdown; called last.
+    fn close(&mut self) -> Result<(), StorageError>;
+}
+
+/// What a storage holds at start.
+pub struct Recovered {
+    pub epoch: String,
+    /// The widgets as of `checkpoint_seq`, in display order.
+    pub widgets: Vec<Widget>,
+    pub checkpoint_seq: u64,
+    /// Every stored event, oldest first: those after `checkpoint_seq` are
+    /// folded into the widgets; those within the history bounds are replayable.
+    pub events: Vec<StoredEvent>,
+}
+
+/// An event as it was committed.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub at: i64,
+    pub name: EventName,
+    pub widget: Option<WidgetId>,
+    pub data: String,
+}
+
+/// One group commit: the events of every append it holds, and from time to
+/// time the state they fold into (a checkpoint), after which older events
+/// beyond the history bounds may go.
+pub struct Batch<'a> {
+    pub epoch: &'a str,
+    pub events: &'a [Committed],
+    pub checkpoint: Option<Checkpoint<'a>>,
+}
+
+/// The widgets that changed since the last checkpoint, as they are after
+/// event `seq`.
+pub struct Checkpoint<'a> {
+    pub seq: u64,
+    /// Widgets to store (new or changed).
+    pub changed: Vec<&'a Widget>,
+    /// Widgets that no longer exist.
+    pub removed: Vec<&'a WidgetId>,
+    /// Every widget id in display order, when widgets were added or removed.
+    pub order: Option<Vec<&'a WidgetId>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StorageError(pub String);
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> StorageError {
+        StorageError(error.to_string())
+    }
+}
+
+/// Which storage keeps the log (`--storage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageKind {
+    /// `pulseboard.db` in the data directory: durable, survives restarts.
+    Sqlite,
+    /// Nothing is written: a new epoch and no widgets at every start.
+    Memory,
+}
+
+/// Why the server cannot start with its storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Open(#[from] sqlite::OpenError),
+    #[error("{0}")]
+    Recover(#[from] StorageError),
+    #[error("cannot start the log thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// Opens the configured storage, recovers what it holds, and starts the log
+/// and the hub from it.
+pub fn start(
+    config: &Config,
+    dashboards: Dashboards,
+    metrics: Metrics,
+) -> Result<(Hub, Log), StartError> {
+    match config.storage {
+        StorageKind::Memory => start_with(memory::MemoryStorage, config, dashboards, metrics),
+        StorageKind::Sqlite => {
+            let dir = config.data_dir();
+            let bounds = sqlite::HistoryBounds {
+                size: config.history_size,
+                age: config.history_age,
+            };
+            let mut storage = sqlite::SqliteStorage::open(&dir, config.sync, bounds)?;
+            import::import_state_file(&mut storage, &config.state_file())?;
+            tracing::info!(path = %storage.path().display(), sync = ?config.sync, "database opened");
+            start_with(storage, config, dashboards, metrics)
+        }
+    }
+}
+
+fn start_with(
+    mut storage: impl Storage,
+    config: &Config,
+    dashboards: Dashboards,
+    metrics: Metrics,
+) -> Result<(Hub, Log), StartError> {
+    let recovered = storage.recover()?;
+    let start = fold(recovered)?;
+    let last_seq = start.last_seq;
+    let hub = Hub::new(config, dashboards, metrics, start);
+    let log = sequencer::LocalLog::start(storage, hub.clone(), last_seq, config.max_widgets)?;
+    Ok((hub, Log::new(log)))
+}
+
+/// The state `recovered` describes: the checkpoint with the events after it
+/// folded in, in order, and every stored event as replayable history.
+fn fold(recovered: Recovered) -> Result<Start, StorageError> {
+    let Recovered {
+        epoch,
+        widgets,
+        checkpoint_seq,
+        events,
+    } = recovered;
+    let mut store = Store::default();
+    for widget in widgets {
+        store.insert(widget);
+    }
+    let mut last_seq = checkpoint_seq;
+    let mut history = Vec::with_capacity(events.len());
+    for event in events {
+        if event.seq > checkpoint_seq {
+            match ServerEvent::decode(event.name.as_str(), &event.data) {
+                Ok(ServerEvent::Update(update)) => store.commit(update),
+                Ok(ServerEvent::Remove(remove)) => {
+                    store.remove(&remove.id);
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    return Err(StorageError(format!(
+                        "stored event {} cannot be read: {error}",
+                        event.seq
+                    )))
+                }
+            }
+        }
+        last_seq = last_seq.max(event.seq);
+        let id = EventId {
+            epoch: epoch.clone(),
+            seq: event.seq,
+        };
+        let frame = Frame::stored(&id, event.name, event.widget, event.data);
+        history.push((event.seq, event.at, Arc::new(frame)));
+    }
+    Ok(Start {
+        epoch,
+        last_seq,
+        store,
+        history,
+    })
+}

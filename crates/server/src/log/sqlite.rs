@@ -1,0 +1,452 @@
+//! The embedded default storage: one SQLite database, `pulseboard.db` in the
+//! data directory, in WAL mode.
+//!
+//! Three tables: `events` (every committed state change, as its encoded
+//! frame, kept while within the history bounds or newer than the last
+//! checkpoint), `widgets` (each widget as of the last checkpoint, in display
+//! order) and `meta` (the epoch, the checkpoint's event id). A group of
+//! events is one transaction; about once a second the widgets that changed
+//! are written whole and older events pruned in the same transaction. State
+//! at start is the checkpoint plus the events after it, folded in order.
+//!
+//! Durability (`--sync`): `full` fsyncs the write-ahead log at every commit,
+//! so a 2xx survives a power cut; `normal` leaves that to the next WAL
+//! checkpoint, so a 2xx survives the process being killed (the OS has the
+//! data) but the last commits can be lost if the machine itself goes down.
+//! Then a restart after a reboot takes a new epoch, so no viewer is told a
+//! lost id still exists.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use protocol::{Widget, WidgetId};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+
+use super::{Batch, Recovered, Storage, StorageError, StoredEvent};
+use crate::frame::EventName;
+use crate::hub::{new_epoch, unix_ms};
+
+/// Bumped when the schema changes; a database of another version is refused
+/// rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+pub const FILE_NAME: &str = "pulseboard.db";
+
+/// How commits reach the disk; see the module comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// Every commit is fsynced: survives power loss.
+    Full,
+    /// Survives a process crash; the last commits may be lost on power loss.
+    Normal,
+}
+
+/// Which stored events are worth keeping for replay.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryBounds {
+    pub size: usize,
+    pub age: Duration,
+}
+
+pub struct SqliteStorage {
+    conn: Connection,
+    path: PathBuf,
+    sync: SyncMode,
+    history: HistoryBounds,
+    /// Held for the life of the process: a second server on the same data
+    /// directory would interleave two orders in one log.
+    _lock: File,
+}
+
+/// Why the database cannot be used; the server does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot use the data directory {dir}: {source}")]
+    Directory {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the database {path} is used by another running Pulseboard (only one server may use a data directory)")]
+    Locked { path: PathBuf },
+    #[error("the database {path} cannot be opened: {problem}. Check its permissions and the disk; the file was not changed")]
+    Unreadable { path: PathBuf, problem: String },
+    #[error("the database {path} is corrupt or not a Pulseboard database ({problem}). It was left untouched: restore a backup, or move it aside to start with no widgets")]
+    Corrupt { path: PathBuf, problem: String },
+}
+
+impl SqliteStorage {
+    /// Opens the database in `dir`, creating both if missing. An existing file
+    /// is checked before anything is written to it: a corrupt or foreign one
+    /// is refused, never repaired or overwritten.
+    pub fn open(
+        dir: &Path,
+        sync: SyncMode,
+        history: HistoryBounds,
+    ) -> Result<SqliteStorage, OpenError> {
+        let directory = |source| OpenError::Directory {
+            dir: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(directory)?;
+        let path = dir.join(FILE_NAME);
+        let unreadable = |problem: String| OpenError::Unreadable {
+            path: path.clone(),
+            problem,
+        };
+        let corrupt = |problem: String| OpenError::Corrupt {
+            path: path.clone(),
+            problem,
+        };
+        let lock = lock_file(&path).map_err(|error| match error {
+            LockError::Held => OpenError::Locked { path: path.clone() },
+            LockError::Io(error) => unreadable(error.to_string()),
+        })?;
+        let existing = std::fs::metadata(&path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false);
+        if existing {
+            check_readonly(&path).map_err(|e| match e {
+                CheckError::Open(problem) => unreadable(problem),
+                CheckError::Corrupt(problem) => corrupt(problem),
+            })?;
+        }
+        let conn = Connection::open(&path).map_err(|e| unreadable(e.to_string()))?;
+        let configure = || -> rusqlite::Result<()> {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(rusqlite::Error::InvalidQuery);
+            }
+            conn.pragma_update(
+                None,
+                "synchronous",
+                match sync {
+                    SyncMode::Full => "FULL",
+                    SyncMode::Normal => "NORMAL",
+                },
+            )?;
+            // After a checkpoint the WAL is cut back to this, so a burst does
+            // not leave a large file behind.
+            conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+            Ok(())
+        };
+        configure().map_err(|e| unreadable(format!("cannot switch it to WAL mode: {e}")))?;
+        let mut storage = SqliteStorage {
+            conn,
+            path: path.clone(),
+            sync,
+            history,
+            _lock: lock,
+        };
+        if !existing {
+            storage
+                .create_schema()
+                .map_err(|e| unreadable(format!("cannot create it: {e}")))?;
+        }
+        Ok(storage)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn create_schema(&mut self) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+             CREATE TABLE events (
+                 seq INTEGER PRIMARY KEY,
+                 at INTEGER NOT NULL,
+                 name TEXT NOT NULL,
+                 widget TEXT,
+                 data TEXT NOT NULL
+             );
+             CREATE TABLE widgets (
+                 id TEXT PRIMARY KEY,
+                 position INTEGER NOT NULL,
+                 body TEXT NOT NULL
+             ) WITHOUT ROWID;",
+        )?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('checkpoint_seq', '0'), ('clean_shutdown', '1')",
+            params![new_epoch()],
+        )?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
+    }
+
+    /// Whether `state_file`'s import was already committed (an upgrade
+    /// interrupted before the file was renamed).
+    pub fn imported(&self, state_file: &Path) -> Result<bool, StorageError> {
+        Ok(self
+            .meta("imported_state_file")?
+            .is_some_and(|done| done == state_file.to_string_lossy()))
+    }
+
+    /// Stores `widgets` (from an old state file) as the state at event 0, and
+    /// notes the import, in one transaction. Only for an empty log.
+    pub fn import(&mut self, state_file: &Path, widgets: &[Widget]) -> Result<(), StorageError> {
+        let tx = self.conn.transaction()?;
+        for (position, widget) in widgets.iter().enumerate() {
+            tx.execute(
+                "INSERT OR REPLACE INTO widgets (id, position, body) VALUES (?1, ?2, ?3)",
+                params![
+                    widget.id.as_str(),
+                    position as i64,
+                    serde_json::to_string(widget).map_err(|e| StorageError(e.to_string()))?
+                ],
+            )?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('imported_state_file', ?1)",
+            params![state_file.to_string_lossy()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// The epoch to run with. With `--sync normal`, a machine that went down
+    /// (it booted since, and the last run did not close cleanly) may have lost
+    /// the last commits, whose ids viewers may hold: a new epoch makes them
+    /// resync rather than trust a replay that could skip what was lost.
+    fn epoch_for_this_run(&self) -> Result<String, StorageError> {
+        let epoch = self
+            .meta("epoch")?
+            .ok_or_else(|| StorageError("no epoch in the database".into()))?;
+        let clean = self.meta("clean_shutdown")?.as_deref() == Some("1");
+        let booted_since = match (self.meta("boot_id")?, boot_id()) {
+            (Some(then), Some(now)) => then != now,
+            _ => false,
+        };
+        if self.sync == SyncMode::Normal && !clean && booted_since {
+            let fresh = new_epoch();
+            tracing::warn!(path = %self.path.display(),
+                "the machine went down while running with --sync normal: the last commits may be lost; starting a new epoch, so viewers resync");
+            self.set_meta("epoch", &fresh)?;
+            return Ok(fresh);
+        }
+        Ok(epoch)
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn recover(&mut self) -> Result<Recovered, StorageError> {
+        let epoch = self.epoch_for_this_run()?;
+        self.set_meta("clean_shutdown", "0")?;
+        if let Some(boot) = boot_id() {
+            self.set_meta("boot_id", &boot)?;
+        }
+        let checkpoint_seq: u64 = self
+            .meta("checkpoint_seq")?
+            .and_then(|seq| seq.parse().ok())
+            .ok_or_else(|| StorageError("no checkpoint in the database".into()))?;
+        let corrupt = |what: &str, error: &dyn std::fmt::Display| {
+            StorageError(format!(
+                "the database {} holds an unreadable {what}: {error}",
+                self.path.display()
+            ))
+        };
+        let mut widgets = Vec::new();
+        let mut statement = self
+            .conn
+            .prepare("SELECT body FROM widgets ORDER BY position")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let body: String = row.get(0)?;
+            let widget: Widget = serde_json::from_str(&body).map_err(|e| corrupt("widget", &e))?;
+            widgets.push(widget);
+        }
+        let last_seq: u64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |row| {
+                row.get::<_, i64>(0)
+            })?
+            .max(0) as u64;
+        let from = checkpoint_seq.min(last_seq.saturating_sub(self.history.size as u64));
+        let mut events = Vec::new();
+        let mut statement = self.conn.prepare(
+            "SELECT seq, at, name, widget, data FROM events WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let mut rows = statement.query([from as i64])?;
+        while let Some(row) = rows.next()? {
+            let name: String = row.get(2)?;
+            let widget: Option<String> = row.get(3)?;
+            events.push(StoredEvent {
+                seq: row.get::<_, i64>(0)? as u64,
+                at: row.get(1)?,
+                name: EventName::parse_change(&name).ok_or_else(|| corrupt("event name", &name))?,
+                widget: widget
+                    .map(WidgetId::parse)
+                    .transpose()
+                    .map_err(|e| corrupt("widget id", &e))?,
+                data: row.get(4)?,
+            });
+        }
+        Ok(Recovered {
+            epoch,
+            widgets,
+            checkpoint_seq,
+            events,
+        })
+    }
+
+    fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StorageError> {
+        let history = self.history;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (seq, at, name, widget, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for event in batch.events {
+                insert.execute(params![
+                    event.seq as i64,
+                    event.at,
+                    event.frame.name.as_str(),
+                    event.frame.widget.as_ref().map(WidgetId::as_str),
+                    &*event.frame.data,
+                ])?;
+            }
+        }
+        if let Some(checkpoint) = &batch.checkpoint {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO widgets (id, position, body)
+                 VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM widgets), ?2)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            )?;
+            for widget in &checkpoint.changed {
+                let body =
+                    serde_json::to_string(widget).map_err(|e| StorageError(e.to_string()))?;
+                upsert.execute(params![widget.id.as_str(), body])?;
+            }
+            let mut delete = tx.prepare_cached("DELETE FROM widgets WHERE id = ?1")?;
+            for id in &checkpoint.removed {
+                delete.execute([id.as_str()])?;
+            }
+            if let Some(order) = &checkpoint.order {
+                let mut place =
+                    tx.prepare_cached("UPDATE widgets SET position = ?1 WHERE id = ?2")?;
+                for (position, id) in order.iter().enumerate() {
+                    place.execute(params![position as i64, id.as_str()])?;
+                }
+            }
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'checkpoint_seq'",
+                [checkpoint.seq.to_string()],
+            )?;
+            // Events folded into the checkpoint go once they leave the
+            // history bounds (count, then age), as they do from memory.
+            let beyond_count = checkpoint.seq.saturating_sub(history.size as u64);
+            tx.execute("DELETE FROM events WHERE seq <= ?1", [beyond_count as i64])?;
+            let cutoff = unix_ms() - history.age.as_millis() as i64;
+            tx.execute(
+                "DELETE FROM events WHERE seq <= ?1 AND at < ?2",
+                params![checkpoint.seq as i64, cutoff],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn probe(&mut self) -> Result<(), StorageError> {
+        self.set_meta("probed_at", &unix_ms().to_string())?;
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), StorageError> {
+        self.set_meta("clean_shutdown", "1")?;
+        // Folds the WAL into the database and empties it, so a stopped server
+        // leaves one self-contained file.
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+enum CheckError {
+    Open(String),
+    Corrupt(String),
+}
+
+/// Checks an existing database through a read-only connection, so nothing
+/// is written to a file that turns out to be damaged.
+fn check_readonly(path: &Path) -> Result<(), CheckError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| CheckError::Open(e.to_string()))?;
+    let classify = |error: rusqlite::Error| match error.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+            CheckError::Corrupt(error.to_string())
+        }
+        _ => CheckError::Open(error.to_string()),
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(classify)?;
+    if version != SCHEMA_VERSION {
+        return Err(CheckError::Corrupt(format!(
+            "schema version {version}, this build reads {SCHEMA_VERSION}"
+        )));
+    }
+    let verdict: String = conn
+        .query_row("PRAGMA quick_check", [], |row| row.get(0))
+        .map_err(classify)?;
+    if verdict != "ok" {
+        return Err(CheckError::Corrupt(verdict));
+    }
+    Ok(())
+}
+
+enum LockError {
+    Held,
+    Io(std::io::Error),
+}
+
+/// An exclusive advisory lock on `<db>.lock` for as long as the file is open.
+fn lock_file(db: &Path) -> Result<File, LockError> {
+    use std::os::fd::AsRawFd;
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(PathBuf::from(name))
+        .map_err(LockError::Io)?;
+    // SAFETY: flock on a descriptor this function owns; no memory is shared.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if locked != 0 {
+        let error = std::io::Error::last_os_error();
+        return Err(if error.kind() == std::io::ErrorKind::WouldBlock {
+            LockError::Held
+        } else {
+            LockError::Io(error)
+        });
+    }
+    Ok(file)
+}
+
+/// This boot of the machine (Linux), to tell a process crash from a machine crash.
+fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|id| id.trim().to_owned())
+}
