@@ -24,12 +24,11 @@ use protocol::{
 };
 use tokio::sync::broadcast;
 
-use crate::api::body::KindHints;
-use crate::change::{Change, Conflict};
 use crate::config::Config;
 use crate::dashboards::{Dashboards, Filter};
 use crate::history::{History, Unreplayable};
 use crate::metrics::Metrics;
+use crate::publish::{Change, Conflict, KindHints};
 use crate::store::Store;
 
 /// One event, encoded once and shared by every subscriber.

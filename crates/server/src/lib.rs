@@ -3,7 +3,6 @@
 
 pub mod access;
 pub mod api;
-pub mod change;
 pub mod config;
 pub mod config_file;
 pub mod dashboards;
@@ -13,6 +12,7 @@ pub mod limits;
 pub mod memory;
 pub mod metrics;
 pub mod persist;
+pub mod publish;
 pub mod routes;
 pub mod security;
 pub mod shutdown;

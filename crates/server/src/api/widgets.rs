@@ -6,7 +6,6 @@ use protocol::{EventId, Widget, WidgetId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::{self, Publication};
 #[allow(unused_imports)] // named in the OpenAPI attributes
 use super::body::{BatchBody, PublishBody};
 use super::error::ErrorBody;
@@ -15,6 +14,7 @@ use super::{ApiError, PublishTokens};
 use crate::access::ViewerAccess;
 use crate::hub::{unix_ms, Hub, HubError};
 use crate::limits::RateLimits;
+use crate::publish::{self, Publication};
 
 /// `POST /api/widgets/{id}` answers with the event that carries the change.
 #[derive(Serialize, ToSchema)]
@@ -68,7 +68,7 @@ pub async fn publish(
     let id = parse_id(id.into_inner())?;
     let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
-    let publication = body::parse_publication(&body, hub.kind_hints(&id), now)?;
+    let publication = publish::parse_publication(&body, hub.kind_hints(&id), now)?;
     let event_id = hub
         .publish(publication.into_change(id.clone(), now))
         .map_err(|e| refused(e, ""))?;
@@ -101,7 +101,7 @@ pub async fn publish_batch(
     let limits = publisher.admit()?;
     let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
-    let changes = body::parse_batch(&body, |id| hub.kind_hints(id), now)?
+    let changes = publish::parse_batch(&body, |id| hub.kind_hints(id), now)?
         .into_iter()
         .map(|(id, publication): (WidgetId, Publication)| publication.into_change(id, now))
         .collect();
