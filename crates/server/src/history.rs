@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::hub::Published;
+use crate::hub::Frame;
 
 pub struct History {
     entries: VecDeque<Entry>,
@@ -19,7 +19,7 @@ pub struct History {
 struct Entry {
     seq: u64,
     at: Instant,
-    event: Arc<Published>,
+    event: Arc<Frame>,
 }
 
 /// Why the events after a position cannot be replayed.
@@ -42,7 +42,7 @@ impl History {
 
     /// Appends event `seq`, which must follow the last one, and forgets what
     /// no longer fits.
-    pub fn push(&mut self, seq: u64, event: Arc<Published>, now: Instant) {
+    pub fn push(&mut self, seq: u64, event: Arc<Frame>, now: Instant) {
         debug_assert!(self.entries.back().is_none_or(|last| last.seq + 1 == seq));
         if self.max_len == 0 {
             return;
@@ -70,7 +70,7 @@ impl History {
 
     /// The events after `seq`, given that `last_seq` is the newest event ever
     /// published: all of them, in order, or why that is not possible.
-    pub fn after(&self, seq: u64, last_seq: u64) -> Result<Vec<Arc<Published>>, Unreplayable> {
+    pub fn after(&self, seq: u64, last_seq: u64) -> Result<Vec<Arc<Frame>>, Unreplayable> {
         if seq > last_seq {
             return Err(Unreplayable::InTheFuture);
         }
@@ -103,8 +103,8 @@ impl History {
 mod tests {
     use super::*;
 
-    fn event(seq: u64) -> Arc<Published> {
-        Arc::new(Published {
+    fn event(seq: u64) -> Arc<Frame> {
+        Arc::new(Frame {
             id: Some(format!("e-{seq}").into()),
             widget: None,
             name: "update",
@@ -112,7 +112,7 @@ mod tests {
         })
     }
 
-    fn ids(events: &[Arc<Published>]) -> Vec<String> {
+    fn ids(events: &[Arc<Frame>]) -> Vec<String> {
         events
             .iter()
             .map(|e| e.id.as_deref().unwrap_or_default().to_string())

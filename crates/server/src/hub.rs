@@ -1,6 +1,6 @@
 //! The hub: assigns event ids, keeps the store, and fans events out.
 //!
-//! Every event is serialized once, here, into an [`Arc<Published>`]; subscribers
+//! Every event is serialized once, here, into an [`Arc<Frame>`]; subscribers
 //! receive clones of the `Arc` through one `tokio::sync::broadcast` ring, so a
 //! subscriber costs a cursor into the shared ring rather than a queue of its own.
 //! The ring is bounded: a subscriber that falls more than its capacity behind
@@ -31,9 +31,10 @@ use crate::metrics::Metrics;
 use crate::publish::{Change, Conflict, KindHints};
 use crate::store::Store;
 
-/// One event, encoded once and shared by every subscriber.
+/// One event as an SSE frame (name, data, id): encoded once and shared by
+/// every subscriber.
 #[derive(Debug)]
-pub struct Published {
+pub struct Frame {
     /// The SSE `id:`; `None` for events that change no state (heartbeat, shutdown).
     pub id: Option<ByteString>,
     /// The widget an `update` or `remove` is about, for streams narrowed to
@@ -47,8 +48,8 @@ pub struct Published {
 /// `reset` carrying the whole state, or the events it missed), and a receiver
 /// positioned exactly after them, so nothing falls between and nothing repeats.
 pub struct Subscription {
-    pub backlog: std::vec::IntoIter<Arc<Published>>,
-    pub receiver: broadcast::Receiver<Arc<Published>>,
+    pub backlog: std::vec::IntoIter<Arc<Frame>>,
+    pub receiver: broadcast::Receiver<Arc<Frame>>,
 }
 
 /// Why a subscriber is sent a whole snapshot instead of the events it missed.
@@ -105,7 +106,7 @@ struct Shared {
     max_widgets: usize,
     dashboards: Dashboards,
     metrics: Metrics,
-    sender: broadcast::Sender<Arc<Published>>,
+    sender: broadcast::Sender<Arc<Frame>>,
     /// A std mutex: it is held for a store update and a non-blocking `send`, never
     /// across an `.await`. Sending while holding it is what keeps every
     /// subscriber's view in id order when publishes race on several workers.
@@ -133,7 +134,7 @@ pub struct Contents {
 }
 
 /// A snapshot event and the sequence number it was built at.
-type CachedEvent = Option<(u64, Arc<Published>)>;
+type CachedEvent = Option<(u64, Arc<Frame>)>;
 
 impl Hub {
     /// Uses the heartbeat interval, subscriber buffer, widget limit and history
@@ -163,7 +164,7 @@ impl Hub {
     }
 
     /// True if `receiver` fell so far behind that it lost its place.
-    pub fn has_lagged(&self, receiver: &broadcast::Receiver<Arc<Published>>) -> bool {
+    pub fn has_lagged(&self, receiver: &broadcast::Receiver<Arc<Frame>>) -> bool {
         receiver.len() > self.shared.ring_size
     }
 
@@ -215,7 +216,7 @@ impl Hub {
             .complete_all(&mut changes)
             .map_err(HubError::Conflict)?;
         // Encoded before anything is committed, so a failure changes nothing.
-        let published = changes
+        let frames = changes
             .iter()
             .zip(state.last_seq + 1..)
             .map(|(change, seq)| {
@@ -228,10 +229,10 @@ impl Hub {
             .collect::<Result<Vec<_>, _>>()?;
         let ids = changes
             .into_iter()
-            .zip(published)
-            .map(|(change, published)| {
+            .zip(frames)
+            .map(|(change, frame)| {
                 state.store.commit(change.update);
-                self.send_change(&mut state, published)
+                self.send_change(&mut state, frame)
             })
             .collect();
         Ok(ids)
@@ -265,9 +266,9 @@ impl Hub {
         }
     }
 
-    /// True if `published` is for a stream with `filter`.
-    pub fn admits(&self, filter: &Filter, published: &Published) -> bool {
-        published
+    /// True if `frame` is for a stream with `filter`.
+    pub fn admits(&self, filter: &Filter, frame: &Frame) -> bool {
+        frame
             .widget
             .as_ref()
             .is_none_or(|id| self.shared.dashboards.admits(filter, id))
@@ -281,9 +282,9 @@ impl Hub {
         }
         let seq = state.last_seq + 1;
         let event = ServerEvent::Remove(Remove { id: id.clone() });
-        let published = self.encode(&event, self.event_id(seq), Some(id.clone()))?;
+        let frame = self.encode(&event, self.event_id(seq), Some(id.clone()))?;
         state.store.remove(id);
-        Ok(Some(self.send_change(&mut state, published)))
+        Ok(Some(self.send_change(&mut state, frame)))
     }
 
     /// Sends a `heartbeat` to every stream. One shared event per interval rather
@@ -377,7 +378,7 @@ impl Hub {
         })
     }
 
-    fn init_event(&self, state: &mut State, filter: &Filter) -> Result<Arc<Published>, HubError> {
+    fn init_event(&self, state: &mut State, filter: &Filter) -> Result<Arc<Frame>, HubError> {
         self.cached(
             state,
             filter,
@@ -405,7 +406,7 @@ impl Hub {
     }
 
     /// The events after the raw id a client sent, or why they cannot be had.
-    fn replay_after(&self, state: &State, raw: &str) -> Result<Vec<Arc<Published>>, ResetReason> {
+    fn replay_after(&self, state: &State, raw: &str) -> Result<Vec<Arc<Frame>>, ResetReason> {
         let outcome = match raw.parse::<EventId>() {
             Err(_) => Err(ResetReason::InvalidId),
             Ok(id) if id.epoch != self.shared.epoch => Err(ResetReason::ForeignEpoch),
@@ -434,7 +435,7 @@ impl Hub {
         filter: &Filter,
         slots: fn(&mut State) -> &mut Vec<CachedEvent>,
         build: impl FnOnce(&Hub, &State, u64) -> ServerEvent,
-    ) -> Result<Arc<Published>, HubError> {
+    ) -> Result<Arc<Frame>, HubError> {
         let seq = state.last_seq;
         let slot = filter.cache_slot();
         if let Some(Some((cached_seq, event))) = slot.map(|i| &slots(state)[i]) {
@@ -450,12 +451,12 @@ impl Hub {
     }
 
     /// Sends the next state change, under the lock that assigned its id.
-    fn send_change(&self, state: &mut MutexGuard<'_, State>, published: Arc<Published>) -> EventId {
+    fn send_change(&self, state: &mut MutexGuard<'_, State>, frame: Arc<Frame>) -> EventId {
         state.last_seq += 1;
         let seq = state.last_seq;
-        state.history.push(seq, published.clone(), Instant::now());
+        state.history.push(seq, frame.clone(), Instant::now());
         // An error only means nobody is subscribed right now.
-        let _ = self.shared.sender.send(published);
+        let _ = self.shared.sender.send(frame);
         self.shared.metrics.events_published.inc();
         self.record_history_len(state);
         EventId {
@@ -470,10 +471,10 @@ impl Hub {
     }
 
     fn broadcast_stateless(&self, event: ServerEvent) -> Result<(), HubError> {
-        let published = self.encode(&event, None, None)?;
+        let frame = self.encode(&event, None, None)?;
         // Under the lock like every send, so it cannot overtake a change.
         let _state = self.lock();
-        let _ = self.shared.sender.send(published);
+        let _ = self.shared.sender.send(frame);
         Ok(())
     }
 
@@ -482,9 +483,9 @@ impl Hub {
         event: &ServerEvent,
         id: Option<EventId>,
         widget: Option<WidgetId>,
-    ) -> Result<Arc<Published>, HubError> {
+    ) -> Result<Arc<Frame>, HubError> {
         let encoded = event.encode()?;
-        Ok(Arc::new(Published {
+        Ok(Arc::new(Frame {
             id: id.map(|id| id.to_string().into()),
             widget,
             name: encoded.name,

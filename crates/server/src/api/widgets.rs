@@ -60,11 +60,11 @@ pub struct WidgetList {
 )]
 pub async fn publish(
     hub: web::Data<Hub>,
-    publisher: Publisher,
+    permit: PublishPermit,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = publisher.admit()?;
+    let limits = permit.admit()?;
     let id = parse_id(id.into_inner())?;
     let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
@@ -95,10 +95,10 @@ pub async fn publish(
 )]
 pub async fn publish_batch(
     hub: web::Data<Hub>,
-    publisher: Publisher,
+    permit: PublishPermit,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = publisher.admit()?;
+    let limits = permit.admit()?;
     let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
     let changes = publish::parse_batch(&body, |id| hub.kind_hints(id), now)?
@@ -167,10 +167,10 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn delete(
     hub: web::Data<Hub>,
-    publisher: Publisher,
+    permit: PublishPermit,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    publisher.admit()?;
+    permit.admit()?;
     let id = parse_id(id.into_inner())?;
     let event_id = hub
         .remove(&id)
@@ -230,15 +230,15 @@ fn refused(error: HubError, item_prefix: &str) -> ApiError {
     }
 }
 
-/// What a publish request needs before its body is read: the token, checked,
-/// then counted against its rate.
-pub struct Publisher {
+/// A permit to publish, which a request needs before its body is read: its
+/// token, checked, then counted against that token's rate.
+pub struct PublishPermit {
     token: Result<usize, ApiError>,
     rates: web::Data<RateLimits>,
     limits: BodyLimits,
 }
 
-impl Publisher {
+impl PublishPermit {
     /// The body limits if the request's token is valid and within its rate.
     fn admit(self) -> Result<BodyLimits, ApiError> {
         self.rates.publish(self.token?)?;
@@ -246,13 +246,13 @@ impl Publisher {
     }
 }
 
-impl actix_web::FromRequest for Publisher {
+impl actix_web::FromRequest for PublishPermit {
     type Error = actix_web::Error;
-    type Future = std::future::Ready<Result<Publisher, actix_web::Error>>;
+    type Future = std::future::Ready<Result<PublishPermit, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let app_data = || -> Option<Publisher> {
-            Some(Publisher {
+        let app_data = || -> Option<PublishPermit> {
+            Some(PublishPermit {
                 token: req.app_data::<web::Data<PublishTokens>>()?.check(req),
                 rates: req.app_data::<web::Data<RateLimits>>()?.clone(),
                 limits: *req.app_data::<web::Data<BodyLimits>>()?.get_ref(),

@@ -19,7 +19,7 @@ use super::small_chunks::SmallChunks;
 use crate::access::{TrustedProxies, ViewerAccess};
 use crate::api::ApiError;
 use crate::dashboards::Filter;
-use crate::hub::{Hub, Published, ResetReason, Subscription};
+use crate::hub::{Frame, Hub, ResetReason, Subscription};
 use crate::limits::{StreamSlot, StreamSlots};
 
 /// How long a browser waits before reconnecting on its own after a drop.
@@ -184,8 +184,8 @@ fn subscriber_events(
 struct Subscriber {
     hub: Hub,
     /// Sent before reading the receiver again.
-    backlog: std::vec::IntoIter<Arc<Published>>,
-    receiver: broadcast::Receiver<Arc<Published>>,
+    backlog: std::vec::IntoIter<Arc<Frame>>,
+    receiver: broadcast::Receiver<Arc<Frame>>,
     /// The widgets this stream carries.
     filter: Filter,
     /// When the stream should end (`--max-stream-age`).
@@ -205,7 +205,7 @@ struct Subscriber {
 
 impl Subscriber {
     /// The next event this stream carries; `None` when it ends.
-    async fn next_event(&mut self) -> Option<Arc<Published>> {
+    async fn next_event(&mut self) -> Option<Arc<Frame>> {
         loop {
             let event = self.next_any().await?;
             if self.hub.admits(&self.filter, &event) {
@@ -215,7 +215,7 @@ impl Subscriber {
     }
 
     /// The next event for anyone.
-    async fn next_any(&mut self) -> Option<Arc<Published>> {
+    async fn next_any(&mut self) -> Option<Arc<Frame>> {
         if self.finished {
             return None;
         }
@@ -302,7 +302,7 @@ impl Drop for Subscriber {
     }
 }
 
-fn to_sse(event: &Published) -> sse::Event {
+fn to_sse(event: &Frame) -> sse::Event {
     // Cloning a ByteString bumps a reference count: the JSON is shared.
     let mut data = sse::Data::new(event.data.clone()).event(event.name);
     if let Some(id) = &event.id {
