@@ -1,9 +1,9 @@
 //! Driver of the `publish_body` fuzz target: the publish body parsers
 //! ([`parse_publication`], [`parse_batch`]) on any bytes and kind hints. They
-//! must not panic; an error must be a well-formed [`ApiError`]; an accepted
-//! body must give what `crates/server/src/api/body.rs` promises: a known kind
+//! must not panic; an error must be a well-formed [`PublishError`]; an accepted
+//! body must give what `crates/server/src/publish/` promises: a known kind
 //! that matches the explicit and the declared one, finite numbers, every
-//! limit of `body::limits` kept, log lines stamped with the server's time, and
+//! limit of `publish::limits` kept, log lines stamped with the server's time, and
 //! an update that encodes to an `update` event the SPA decodes to the same
 //! value. `crates/server/tests/body_props.rs` includes this file and checks
 //! the same properties, with these functions, on generated bodies.
@@ -18,8 +18,9 @@
 //! readable JSON.
 
 use protocol::{ServerEvent, WidgetId, WidgetKind, WidgetValue};
-use pulseboard::api::body::{limits, parse_batch, parse_publication, KindHints, Publication};
-use pulseboard::api::ApiError;
+use pulseboard::publish::{
+    limits, parse_batch, parse_publication, KindHints, Problem, Publication, PublishError,
+};
 use serde_json::Value;
 
 /// The server's clock, as the parsers are given it.
@@ -113,18 +114,19 @@ fn hints(selector: u8) -> KindHints {
     }
 }
 
-fn check_error(error: &ApiError, body_is_json: bool) {
+fn check_error(error: &PublishError, body_is_json: bool) {
     assert!(
         CODES.contains(&error.code),
         "unknown error code {:?}: {}",
         error.code,
         error.message
     );
-    let status = match error.code {
-        "invalid_json" | "invalid_id" => 400,
-        _ => 422,
+    // The API answers a syntax problem with 400, a semantic one with 422.
+    let problem = match error.code {
+        "invalid_json" | "invalid_id" => Problem::Syntax,
+        _ => Problem::Semantic,
     };
-    assert_eq!(error.status.as_u16(), status, "{}", error.message);
+    assert_eq!(error.problem, problem, "{}", error.message);
     assert!(
         !(body_is_json && error.code == "invalid_json"),
         "valid JSON refused as invalid: {}",

@@ -25,7 +25,7 @@ use std::time::Duration;
 use protocol::{DashboardSpec, Size, WidgetId, WidgetKind, WidgetSpec};
 use serde::Deserialize;
 
-use crate::api::body::{limits, ThresholdsBody};
+use crate::publish::{limits, ThresholdsBody};
 
 /// What a config file holds.
 #[derive(Debug, Default)]

@@ -26,12 +26,12 @@ use protocol::{
 };
 use tokio::sync::broadcast;
 
-use crate::api::body::KindHints;
 use crate::config::Config;
 use crate::dashboards::{Dashboards, Filter};
 use crate::frame::Frame;
 use crate::history::{History, Unreplayable};
 use crate::metrics::Metrics;
+use crate::publish::KindHints;
 use crate::store::Store;
 
 /// What a subscriber starts from: the events to send first (an `init` or a

@@ -3,7 +3,6 @@
 
 pub mod access;
 pub mod api;
-pub mod change;
 pub mod config;
 pub mod config_file;
 pub mod dashboards;
@@ -14,6 +13,7 @@ pub mod limits;
 pub mod log;
 pub mod memory;
 pub mod metrics;
+pub mod publish;
 pub mod routes;
 pub mod security;
 pub mod shutdown;

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use indexmap::IndexMap;
 use protocol::{Snapshot, Update, Widget, WidgetId, WidgetValue};
 
-use crate::change::{Change, Conflict};
+use crate::publish::{Change, Conflict};
 
 #[derive(Debug, Default, Clone)]
 pub struct Store {

@@ -1,6 +1,7 @@
 //! Property tests of the publish body parsers, `parse_publication` and
 //! `parse_batch`: whatever the bytes, the answer is a valid update or a typed
-//! error (400 or 422, a known code, a message), never a panic; and every valid
+//! error (a syntax or a semantic problem, a known code, a message), never a
+//! panic; and every valid
 //! body of every kind parses to exactly the value it describes.
 
 use std::collections::BTreeMap;
@@ -11,8 +12,7 @@ use protocol::{
     Gauge, List, ListRow, Log, LogLine, Number, Point, Series, SeriesLine, Status, StatusLevel,
     Text, Thresholds, WidgetKind, WidgetValue, DEFAULT_LOG_LINES, DEFAULT_SERIES_WINDOW,
 };
-use pulseboard::api::body::{limits, parse_batch, parse_publication, KindHints};
-use pulseboard::change::Omitted;
+use pulseboard::publish::{limits, parse_batch, parse_publication, KindHints, Omitted, Problem};
 use serde_json::{json, Map, Value};
 
 /// What every answer must be: the `publish_body` fuzz target's checks, one
@@ -743,9 +743,9 @@ fn every_limit_holds_exactly() {
         }
         match parse(past) {
             Ok(_) => problems.push(format!("past the limit, accepted: {field}")),
-            Err(error) if error.status.as_u16() != 422 || !error.message.contains(field) => {
+            Err(error) if error.problem != Problem::Semantic || !error.message.contains(field) => {
                 problems.push(format!(
-                    "past the limit: {error}, expected a 422 naming {field}"
+                    "past the limit: {error}, expected a semantic problem naming {field}"
                 ))
             }
             Err(_) => {}

@@ -1,8 +1,10 @@
-//! Who is asking: the client's address behind trusted proxies, and whether a
-//! viewer may see the dashboard.
+//! Who is asking: the client's address behind trusted proxies, the tokens
+//! publishers and viewers present, and whether a viewer may see the dashboard.
 
 pub mod client_ip;
+pub mod tokens;
 pub mod viewer;
 
 pub use client_ip::TrustedProxies;
+pub use tokens::Tokens;
 pub use viewer::ViewerAccess;

@@ -10,13 +10,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::HttpRequest;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::api::auth::bearer_token;
+use super::Tokens;
 use crate::api::ApiError;
 
 pub const COOKIE_NAME: &str = "pulseboard_session";
@@ -24,7 +23,7 @@ const VERSION: &str = "v1";
 
 #[derive(Clone)]
 pub struct ViewerAccess {
-    tokens: Vec<String>,
+    tokens: Tokens,
     lifetime: Duration,
     always_secure: bool,
 }
@@ -33,11 +32,7 @@ impl ViewerAccess {
     /// `tokens` as configured (blank ones ignored); none means viewing is open.
     pub fn new(tokens: &[String], lifetime: Duration, always_secure: bool) -> ViewerAccess {
         ViewerAccess {
-            tokens: tokens
-                .iter()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .collect(),
+            tokens: Tokens::from_config(tokens),
             lifetime,
             always_secure,
         }
@@ -68,28 +63,12 @@ impl ViewerAccess {
                 return true;
             }
         }
-        req.headers()
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(bearer_token)
-            .is_some_and(|token| self.token_index(token).is_some())
-    }
-
-    /// Which configured token this is, compared in constant time.
-    fn token_index(&self, presented: &str) -> Option<usize> {
-        let mut found = None;
-        // Every token is compared, so timing does not tell which one nearly matched.
-        for (index, token) in self.tokens.iter().enumerate() {
-            if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) {
-                found = Some(index);
-            }
-        }
-        found
+        self.tokens.find_bearer(req).is_some()
     }
 
     /// A session cookie for `presented`, if it is a viewer token.
     pub fn login(&self, presented: &str, secure_request: bool) -> Option<Cookie<'static>> {
-        let token = &self.tokens[self.token_index(presented.trim())?];
+        let token = self.tokens.get(self.tokens.find(presented.trim())?)?;
         let expires = unix_now() + self.lifetime.as_secs();
         let value = format!("{VERSION}.{expires}.{}", signature(token, expires));
         Some(self.cookie(value, self.lifetime, secure_request))
@@ -156,6 +135,7 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::AUTHORIZATION;
     use actix_web::test::TestRequest;
 
     fn access(tokens: &[&str]) -> ViewerAccess {

@@ -1,13 +1,13 @@
-//! Who may publish: bearer tokens, compared in constant time.
+//! Who may publish: bearer tokens ([`Tokens`]), and a generated one when none
+//! is configured.
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::HttpRequest;
-use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
+use crate::access::Tokens;
 
 pub struct PublishTokens {
-    tokens: Vec<String>,
+    tokens: Tokens,
 }
 
 impl PublishTokens {
@@ -15,14 +15,10 @@ impl PublishTokens {
     /// (returned separately so it can be shown once) if there are none:
     /// publishing is never open by accident.
     pub fn from_config(configured: &[String]) -> (PublishTokens, Option<String>) {
-        let tokens: Vec<String> = configured
-            .iter()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let tokens = Tokens::from_config(configured);
         if tokens.is_empty() {
             let generated = generate();
-            let tokens = vec![generated.clone()];
+            let tokens = Tokens::from_config(std::slice::from_ref(&generated));
             (PublishTokens { tokens }, Some(generated))
         } else {
             (PublishTokens { tokens }, None)
@@ -32,31 +28,10 @@ impl PublishTokens {
     /// Which token the request carries (its index in the configuration, for
     /// per-token rate limits), or 401.
     pub fn check(&self, req: &HttpRequest) -> Result<usize, ApiError> {
-        let presented = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(bearer_token)
-            .ok_or_else(ApiError::unauthorized)?;
-        // Every token is compared, so timing does not tell which one nearly matched.
-        let mut matched = None;
-        for (index, token) in self.tokens.iter().enumerate() {
-            if bool::from(token.as_bytes().ct_eq(presented.as_bytes())) {
-                matched = Some(index);
-            }
-        }
-        matched.ok_or_else(ApiError::unauthorized)
+        self.tokens
+            .find_bearer(req)
+            .ok_or_else(ApiError::unauthorized)
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` header; the scheme's name
-/// is case-insensitive (RFC 9110).
-pub(crate) fn bearer_token(header: &str) -> Option<&str> {
-    let (scheme, token) = header.trim().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|token| !token.is_empty())
 }
 
 /// 32 random bytes from the OS-seeded CSPRNG, as hex.
@@ -68,6 +43,7 @@ fn generate() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::http::header::AUTHORIZATION;
     use actix_web::test::TestRequest;
 
     #[test]

@@ -6,7 +6,6 @@ use protocol::{EventId, Widget, WidgetId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::body::{self, Publication};
 #[allow(unused_imports)] // named in the OpenAPI attributes
 use super::body::{BatchBody, PublishBody};
 use super::error::ErrorBody;
@@ -16,6 +15,7 @@ use crate::access::ViewerAccess;
 use crate::hub::{unix_ms, Hub};
 use crate::limits::RateLimits;
 use crate::log::{AppendError, Log};
+use crate::publish::{self, Publication};
 
 /// `POST /api/widgets/{id}` answers with the event that carries the change.
 #[derive(Serialize, ToSchema)]
@@ -63,15 +63,15 @@ pub struct WidgetList {
 pub async fn publish(
     hub: web::Data<Hub>,
     log: web::Data<Log>,
-    publisher: Publisher,
+    permit: PublishPermit,
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = publisher.admit()?;
+    let limits = permit.admit()?;
     let id = parse_id(id.into_inner())?;
     let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
-    let publication = body::parse_publication(&body, hub.kind_hints(&id), now)?;
+    let publication = publish::parse_publication(&body, hub.kind_hints(&id), now)?;
     let event_id = log
         .publish(publication.into_change(id.clone(), now))
         .await
@@ -101,13 +101,13 @@ pub async fn publish(
 pub async fn publish_batch(
     hub: web::Data<Hub>,
     log: web::Data<Log>,
-    publisher: Publisher,
+    permit: PublishPermit,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let limits = publisher.admit()?;
+    let limits = permit.admit()?;
     let body = request_body::read(payload, limits).await?;
     let now = unix_ms();
-    let changes = body::parse_batch(&body, |id| hub.kind_hints(id), now)?
+    let changes = publish::parse_batch(&body, |id| hub.kind_hints(id), now)?
         .into_iter()
         .map(|(id, publication): (WidgetId, Publication)| publication.into_change(id, now))
         .collect();
@@ -175,10 +175,10 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn delete(
     log: web::Data<Log>,
-    publisher: Publisher,
+    permit: PublishPermit,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    publisher.admit()?;
+    permit.admit()?;
     let id = parse_id(id.into_inner())?;
     let event_id = log.remove(id.clone()).await.map_err(|e| refused(e, ""))?;
     Ok(HttpResponse::Ok().json(Accepted {
@@ -242,15 +242,15 @@ fn refused(error: AppendError, item_prefix: &str) -> ApiError {
     }
 }
 
-/// What a publish request needs before its body is read: the token, checked,
-/// then counted against its rate.
-pub struct Publisher {
+/// A permit to publish, which a request needs before its body is read: its
+/// token, checked, then counted against that token's rate.
+pub struct PublishPermit {
     token: Result<usize, ApiError>,
     rates: web::Data<RateLimits>,
     limits: BodyLimits,
 }
 
-impl Publisher {
+impl PublishPermit {
     /// The body limits if the request's token is valid and within its rate.
     fn admit(self) -> Result<BodyLimits, ApiError> {
         self.rates.publish(self.token?)?;
@@ -258,13 +258,13 @@ impl Publisher {
     }
 }
 
-impl actix_web::FromRequest for Publisher {
+impl actix_web::FromRequest for PublishPermit {
     type Error = actix_web::Error;
-    type Future = std::future::Ready<Result<Publisher, actix_web::Error>>;
+    type Future = std::future::Ready<Result<PublishPermit, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let app_data = || -> Option<Publisher> {
-            Some(Publisher {
+        let app_data = || -> Option<PublishPermit> {
+            Some(PublishPermit {
                 token: req.app_data::<web::Data<PublishTokens>>()?.check(req),
                 rates: req.app_data::<web::Data<RateLimits>>()?.clone(),
                 limits: *req.app_data::<web::Data<BodyLimits>>()?.get_ref(),

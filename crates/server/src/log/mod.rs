@@ -20,13 +20,13 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use protocol::{EventId, Widget, WidgetId};
 
-use crate::change::{Change, Conflict};
 use crate::config::Config;
 use crate::dashboards::Dashboards;
 use crate::frame::{EventName, Frame};
 pub use crate::hub::{Applied, Committed};
 use crate::hub::{Hub, Start};
 use crate::metrics::Metrics;
+use crate::publish::{Change, Conflict};
 use crate::store::Store;
 use protocol::ServerEvent;
 

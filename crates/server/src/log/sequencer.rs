@@ -31,9 +31,9 @@ use tokio::sync::oneshot;
 use super::{
     Append, AppendError, Applied, Batch, Checkpoint, Committed, EventLog, Health, Storage,
 };
-use crate::change::Change;
 use crate::frame::Frame;
 use crate::hub::{unix_ms, Hub};
+use crate::publish::Change;
 use crate::store::Store;
 
 /// Most appends folded into one commit: bounds the latency one commit adds

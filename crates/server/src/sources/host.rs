@@ -9,9 +9,9 @@ use protocol::{
 use sysinfo::{Disks, Networks, System};
 use tokio::task::JoinHandle;
 
-use crate::change::Change;
 use crate::hub::unix_ms;
 use crate::log::{AppendError, Log};
+use crate::publish::Change;
 
 /// The built-in `host` dashboard: every widget this source publishes.
 pub fn dashboard() -> DashboardSpec {

@@ -5,10 +5,14 @@
 //! current ones, if the widget already has this kind; the hub fills them in
 //! under its lock, so the update that goes out says everything and viewers
 //! simply replace the value.
+//!
+//! What a kind keeps, and what it must still hold once filled in, is that
+//! kind's own rule: each kind's module has its part, and [`Change::fill_from`]
+//! only picks the kind.
 
 use protocol::{Update, WidgetValue};
 
-use crate::api::body::limits;
+use super::{gauge, log, number, series};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
@@ -53,64 +57,33 @@ impl Change {
     /// the update viewers get says exactly what the widget keeps.
     pub fn fill_from(&mut self, current: Option<&WidgetValue>) -> Result<(), Conflict> {
         let o = self.omitted;
+        // The settings left out, from the widget's value if it has this kind.
         match (&mut self.update.value, current) {
             (WidgetValue::Number(new), Some(WidgetValue::Number(old))) => {
-                keep(o.unit, &mut new.unit, &old.unit);
-                keep(o.thresholds, &mut new.thresholds, &old.thresholds);
+                number::keep_settings(new, old, o)
             }
             (WidgetValue::Gauge(new), Some(WidgetValue::Gauge(old))) => {
-                keep(o.unit, &mut new.unit, &old.unit);
-                keep(o.thresholds, &mut new.thresholds, &old.thresholds);
-                keep(o.min, &mut new.min, &old.min);
-                keep(o.max, &mut new.max, &old.max);
+                gauge::keep_settings(new, old, o)
             }
             (WidgetValue::Series(new), Some(WidgetValue::Series(old))) => {
-                keep(o.unit, &mut new.unit, &old.unit);
-                keep(o.window, &mut new.window, &old.window);
-                let added = new
-                    .lines
-                    .iter()
-                    .filter(|line| !old.lines.iter().any(|l| l.name == line.name))
-                    .count();
-                if old.lines.len() + added > limits::SERIES_LINES {
-                    return Err(Conflict {
-                        item: 0,
-                        field: "lines",
-                        problem: format!(
-                            "the series would have more than {} lines (it has {})",
-                            limits::SERIES_LINES,
-                            old.lines.len()
-                        ),
-                    });
-                }
+                series::keep_settings(new, old, o)?
             }
-            (WidgetValue::Log(new), Some(WidgetValue::Log(old))) => {
-                keep(o.max_lines, &mut new.max_lines, &old.max_lines);
-            }
+            (WidgetValue::Log(new), Some(WidgetValue::Log(old))) => log::keep_settings(new, old, o),
             _ => {}
         }
+        // Then the bounds of the value as it now stands.
         match &mut self.update.value {
-            WidgetValue::Series(series) => series.trim(),
-            WidgetValue::Log(log) => log.trim(),
+            WidgetValue::Series(new) => new.trim(),
+            WidgetValue::Log(new) => new.trim(),
+            WidgetValue::Gauge(new) => gauge::check_range(new)?,
             _ => {}
-        }
-        if let WidgetValue::Gauge(gauge) = &self.update.value {
-            if gauge.max <= gauge.min {
-                return Err(Conflict {
-                    item: 0,
-                    field: "max",
-                    problem: format!(
-                        "must be greater than `min` ({}; the widget's, if not given)",
-                        gauge.min
-                    ),
-                });
-            }
         }
         Ok(())
     }
 }
 
-fn keep<T: Clone>(omitted: bool, new: &mut T, old: &T) {
+/// Sets `new` to `old` if the publisher left the setting out.
+pub(super) fn keep<T: Clone>(omitted: bool, new: &mut T, old: &T) {
     if omitted {
         new.clone_from(old);
     }
@@ -119,6 +92,7 @@ fn keep<T: Clone>(omitted: bool, new: &mut T, old: &T) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::limits;
     use protocol::{Gauge, Log, LogLine, Point, Series, SeriesLine, WidgetId};
 
     fn change(value: WidgetValue, omitted: Omitted) -> Change {
