@@ -11,8 +11,6 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use protocol::DashboardSpec;
 
 use crate::config_file::{self, ConfigFile};
-use crate::log::sqlite::SyncMode;
-use crate::log::StorageKind;
 
 #[derive(Clone, Parser)]
 #[command(
@@ -336,6 +334,24 @@ impl Config {
         config.dashboards = dashboards;
         Ok(config)
     }
+}
+
+/// Which storage keeps the log (`--storage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageKind {
+    /// `pulseboard.db` in the data directory: durable, survives restarts.
+    Sqlite,
+    /// Nothing is written: a new epoch and no widgets at every start.
+    Memory,
+}
+
+/// How commits reach the disk (`--sync`); see crate::log::sqlite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// Every commit is fsynced: survives power loss.
+    Full,
+    /// Survives a process crash; the last commits may be lost on power loss.
+    Normal,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,7 @@ pub mod api;
 pub mod config;
 pub mod config_file;
 pub mod dashboards;
+pub mod error;
 pub mod frame;
 pub mod history;
 pub mod hub;

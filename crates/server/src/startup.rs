@@ -12,9 +12,10 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
 use crate::access::{TrustedProxies, ViewerAccess};
-use crate::api::{self, request_body::BodyLimits, ApiError, PublishTokens};
+use crate::api::{self, request_body::BodyLimits, PublishTokens};
 use crate::config::Config;
 use crate::dashboards::Dashboards;
+use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::limits::{request_head, RateLimits, StreamSlots};
 use crate::log::{self, Log};

@@ -16,7 +16,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::Tokens;
-use crate::api::ApiError;
+use crate::error::ApiError;
 
 pub const COOKIE_NAME: &str = "pulseboard_session";
 const VERSION: &str = "v1";

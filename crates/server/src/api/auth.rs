@@ -3,8 +3,8 @@
 
 use actix_web::HttpRequest;
 
-use super::error::ApiError;
 use crate::access::Tokens;
+use crate::error::ApiError;
 
 pub struct PublishTokens {
     tokens: Tokens,

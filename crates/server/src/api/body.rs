@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::ApiError;
+use crate::error::ApiError;
 use crate::publish::{
     GaugeBody, ListBody, LogBody, NumberBody, Problem, PublishError, SeriesBody, StatusBody,
     TextBody,

@@ -5,8 +5,8 @@ use protocol::DashboardSpec;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ApiError;
 use crate::access::ViewerAccess;
+use crate::error::ApiError;
 use crate::hub::Hub;
 
 #[derive(Serialize, ToSchema)]
@@ -18,7 +18,7 @@ pub struct DashboardList<'a> {
 #[utoipa::path(get, path = "/api/dashboards", tag = "dashboards",
     responses(
         (status = 200, body = DashboardList),
-        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::api::error::ErrorBody),
+        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::error::ErrorBody),
     ))]
 pub async fn list(
     hub: web::Data<Hub>,

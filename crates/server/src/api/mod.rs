@@ -3,11 +3,9 @@
 pub mod auth;
 pub mod body;
 pub mod dashboards;
-pub mod error;
 pub mod openapi;
 pub mod request_body;
 pub mod session;
 pub mod widgets;
 
 pub use auth::PublishTokens;
-pub use error::ApiError;

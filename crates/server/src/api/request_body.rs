@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::web;
 use futures_util::StreamExt;
 
-use super::ApiError;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {

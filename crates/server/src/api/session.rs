@@ -6,10 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ErrorBody;
 use super::request_body::{self, BodyLimits};
-use super::ApiError;
 use crate::access::{TrustedProxies, ViewerAccess};
+use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::limits::RateLimits;
 
 /// Whether this browser may view the dashboard.

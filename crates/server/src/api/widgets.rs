@@ -8,10 +8,11 @@ use utoipa::ToSchema;
 
 #[allow(unused_imports)] // named in the OpenAPI attributes
 use super::body::{BatchBody, PublishBody};
-use super::error::ErrorBody;
 use super::request_body::{self, BodyLimits};
-use super::{ApiError, PublishTokens};
+use super::PublishTokens;
 use crate::access::ViewerAccess;
+use crate::error::ApiError;
+use crate::error::ErrorBody;
 use crate::hub::{unix_ms, Hub};
 use crate::limits::RateLimits;
 use crate::log::{AppendError, Log};

@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 
 /// Login attempts allowed per client address and minute. Enough for every

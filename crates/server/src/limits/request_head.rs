@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::ResponseError;
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct MaxHeadBytes(pub usize);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 
 /// When a refused viewer should try again. Streams end all the time (tabs
 /// close), so a slot is likely free by then; the SPA adds its own jitter.

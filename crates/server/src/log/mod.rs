@@ -20,7 +20,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use protocol::{EventId, Widget, WidgetId};
 
-use crate::config::Config;
+use crate::config::{Config, StorageKind};
 use crate::dashboards::Dashboards;
 use crate::frame::{EventName, Frame};
 pub use crate::hub::{Applied, Committed};
@@ -188,15 +188,6 @@ impl From<rusqlite::Error> for StorageError {
     fn from(error: rusqlite::Error) -> StorageError {
         StorageError(error.to_string())
     }
-}
-
-/// Which storage keeps the log (`--storage`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StorageKind {
-    /// `pulseboard.db` in the data directory: durable, survives restarts.
-    Sqlite,
-    /// Nothing is written: a new epoch and no widgets at every start.
-    Memory,
 }
 
 /// Why the server cannot start with its storage.

@@ -24,6 +24,7 @@ use protocol::{Widget, WidgetId};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::{Batch, Recovered, Storage, StorageError, StoredEvent};
+use crate::config::SyncMode;
 use crate::frame::EventName;
 use crate::hub::{new_epoch, unix_ms};
 
@@ -31,15 +32,6 @@ use crate::hub::{new_epoch, unix_ms};
 /// rather than misread.
 const SCHEMA_VERSION: i64 = 1;
 pub const FILE_NAME: &str = "pulseboard.db";
-
-/// How commits reach the disk; see the module comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SyncMode {
-    /// Every commit is fsynced: survives power loss.
-    Full,
-    /// Survives a process crash; the last commits may be lost on power loss.
-    Normal,
-}
 
 /// Which stored events are worth keeping for replay.
 #[derive(Debug, Clone, Copy)]

@@ -17,8 +17,8 @@ use tokio::sync::broadcast::{
 
 use super::small_chunks::SmallChunks;
 use crate::access::{TrustedProxies, ViewerAccess};
-use crate::api::ApiError;
 use crate::dashboards::Filter;
+use crate::error::ApiError;
 use crate::frame::{EventName, Frame};
 use crate::hub::{Hub, ResetReason, Subscription};
 use crate::limits::{StreamSlot, StreamSlots};
@@ -80,9 +80,9 @@ fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
     ),
     responses(
         (status = 200, description = "an endless `text/event-stream`", content_type = "text/event-stream", body = String),
-        (status = 400, description = "invalid_filter", body = crate::api::error::ErrorBody),
-        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::api::error::ErrorBody),
-        (status = 503, description = "too_many_streams, with `Retry-After`", body = crate::api::error::ErrorBody),
+        (status = 400, description = "invalid_filter", body = crate::error::ErrorBody),
+        (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::error::ErrorBody),
+        (status = 503, description = "too_many_streams, with `Retry-After`", body = crate::error::ErrorBody),
     ))]
 pub async fn stream_events(
     hub: web::Data<Hub>,

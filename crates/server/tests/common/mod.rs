@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use eventsource_stream::{Event, Eventsource};
 use futures_util::{Stream, StreamExt};
 use protocol::EventId;
+use pulseboard::config::StorageKind;
 use pulseboard::hub::Hub;
-use pulseboard::log::{Log, StorageKind};
+use pulseboard::log::Log;
 use pulseboard::{Application, Config};
 use tokio::sync::oneshot;
 
