@@ -442,3 +442,199 @@ fn boot_id() -> Option<String> {
         .ok()
         .map(|id| id.trim().to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::{EventId, Number, ServerEvent, Update, WidgetValue};
+
+    use super::*;
+    use crate::frame::Frame;
+    use crate::log::{Applied, Checkpoint, Committed};
+
+    const BOUNDS: HistoryBounds = HistoryBounds {
+        size: 3,
+        age: Duration::from_secs(600),
+    };
+
+    fn widget(id: &str, value: f64) -> Widget {
+        Widget::new(update(id, value))
+    }
+
+    fn update(id: &str, value: f64) -> Update {
+        Update {
+            id: WidgetId::parse(id).unwrap(),
+            title: None,
+            value: WidgetValue::Number(Number {
+                value,
+                ..Number::default()
+            }),
+            at: unix_ms(),
+            expect_every: None,
+        }
+    }
+
+    fn event(epoch: &str, seq: u64, at: i64, id: &str) -> Committed {
+        let mut update = update(id, seq as f64);
+        update.at = at;
+        let event_id = EventId {
+            epoch: epoch.into(),
+            seq,
+        };
+        Committed {
+            seq,
+            at,
+            frame: Frame::encode(
+                &ServerEvent::Update(update.clone()),
+                Some(&event_id),
+                Some(update.id.clone()),
+            )
+            .unwrap(),
+            change: Applied::Set(update),
+        }
+    }
+
+    /// Commits events `from..=to` of widget `w`, with a checkpoint at `to`
+    /// holding `w` if `checkpoint`.
+    fn commit(
+        storage: &mut SqliteStorage,
+        epoch: &str,
+        seqs: std::ops::RangeInclusive<u64>,
+        at: i64,
+        checkpoint: bool,
+    ) {
+        let events: Vec<Committed> = seqs.clone().map(|seq| event(epoch, seq, at, "w")).collect();
+        let w = widget("w", *seqs.end() as f64);
+        let batch = Batch {
+            epoch,
+            events: &events,
+            checkpoint: checkpoint.then(|| Checkpoint {
+                seq: *seqs.end(),
+                changed: vec![&w],
+                removed: Vec::new(),
+                order: None,
+            }),
+        };
+        storage.commit(&batch).unwrap();
+    }
+
+    fn stored_seqs(recovered: &Recovered) -> Vec<u64> {
+        recovered.events.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn keeps_events_after_the_checkpoint_and_within_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let epoch = storage.recover().unwrap().epoch;
+        commit(&mut storage, &epoch, 1..=10, unix_ms(), true);
+        commit(&mut storage, &epoch, 11..=12, unix_ms(), false);
+        drop(storage);
+
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let recovered = storage.recover().unwrap();
+        assert_eq!(recovered.epoch, epoch, "the epoch survives");
+        assert_eq!(recovered.checkpoint_seq, 10);
+        let ids: Vec<&str> = recovered.widgets.iter().map(|w| w.id.as_str()).collect();
+        assert_eq!(ids, ["w"]);
+        let WidgetValue::Number(number) = &recovered.widgets[0].value else {
+            panic!("{:?}", recovered.widgets[0]);
+        };
+        assert_eq!(number.value, 10.0, "the widget as of the checkpoint");
+        // The last 3 (the history); 11 and 12, after the checkpoint, are also
+        // what the widgets are folded from.
+        assert_eq!(stored_seqs(&recovered), [10, 11, 12]);
+        let kept: i64 = storage
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, 5, "8..=10 (the history as of the checkpoint), 11, 12");
+    }
+
+    #[test]
+    fn prunes_events_older_than_the_history_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let epoch = storage.recover().unwrap().epoch;
+        let long_ago = unix_ms() - 3_600_000;
+        commit(&mut storage, &epoch, 1..=2, long_ago, false);
+        commit(&mut storage, &epoch, 3..=3, unix_ms(), true);
+        let recovered = storage.recover().unwrap();
+        assert_eq!(stored_seqs(&recovered), [3]);
+    }
+
+    #[test]
+    fn a_second_server_on_the_same_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let second = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS);
+        assert!(
+            matches!(second, Err(OpenError::Locked { .. })),
+            "{:?}",
+            second.err()
+        );
+    }
+
+    #[test]
+    fn a_corrupt_file_is_refused_and_left_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let garbage = b"this is not a database, but it is someone's file".repeat(100);
+        std::fs::write(&path, &garbage).unwrap();
+        let opened = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS);
+        let error = opened.err().expect("refused");
+        assert!(matches!(error, OpenError::Corrupt { .. }), "{error}");
+        assert!(
+            error.to_string().contains(&path.display().to_string()),
+            "{error}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    }
+
+    /// With `--sync normal`, a restart after the machine went down (another
+    /// boot, no clean shutdown) may have lost commits: a new epoch. A crash of
+    /// the process alone (same boot) keeps it, as does `--sync full`.
+    #[test]
+    fn a_machine_crash_under_sync_normal_starts_a_new_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let reopen = |sync| {
+            let mut storage = SqliteStorage::open(dir.path(), sync, BOUNDS).unwrap();
+            let epoch = storage.recover().unwrap().epoch;
+            (storage, epoch)
+        };
+        let (storage, first) = reopen(SyncMode::Normal);
+        drop(storage); // no close(): a crash
+        let (storage, same_boot) = reopen(SyncMode::Normal);
+        assert_eq!(same_boot, first, "a process crash loses nothing");
+        storage.set_meta("boot_id", "an-earlier-boot").unwrap();
+        drop(storage);
+        let (storage, full) = reopen(SyncMode::Full);
+        assert_eq!(full, first, "with sync full nothing can have been lost");
+        storage.set_meta("boot_id", "an-earlier-boot").unwrap();
+        drop(storage);
+        let (mut storage, after_reboot) = reopen(SyncMode::Normal);
+        assert_ne!(after_reboot, first);
+        storage.set_meta("boot_id", "an-earlier-boot").unwrap();
+        storage.close().unwrap();
+        drop(storage);
+        let (_, after_clean_stop) = reopen(SyncMode::Normal);
+        assert_eq!(after_clean_stop, after_reboot, "a clean stop lost nothing");
+    }
+
+    #[test]
+    fn frames_are_stored_as_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let epoch = storage.recover().unwrap().epoch;
+        let sent = event(&epoch, 1, 5, "w");
+        let batch = Batch {
+            epoch: &epoch,
+            events: std::slice::from_ref(&sent),
+            checkpoint: None,
+        };
+        storage.commit(&batch).unwrap();
+        let stored = storage.recover().unwrap().events.remove(0);
+        assert_eq!(stored.data, *sent.frame.data);
+        assert_eq!(stored.name, sent.frame.name);
+        assert_eq!(stored.widget, sent.frame.widget);
+    }
+}
