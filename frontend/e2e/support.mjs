@@ -1,7 +1,7 @@
 // Helpers for the e2e tests: start the real server binary, find Chromium.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,16 +68,22 @@ const LISTENING = /Pulseboard listening on (http:\/\/\S+)/;
  *
  * More options, each turned into the server's flags:
  * - `config`: the text of a pulseboard.toml, written to a temp file (`--config`);
- * - `stateFile`: where the server saves its widgets (`--state-file`): by
- *   default (true) a fresh temp path, so a test's widgets never land in, or
- *   come from, the repo's data/state.json; a path to choose one; false for
+ * - `dataDir`: where the server keeps its state, the SQLite database
+ *   `pulseboard.db` (`--data-dir`): by default (true) a fresh temp directory,
+ *   so a test's widgets never land in, or come from, the repo's data/, and
+ *   it is removed with the server's other temp files (so a restart with the
+ *   default starts empty, in a new epoch); a path to choose one,
+ *   which is never removed (the caller owns it: pass the same path again to
+ *   restart a server on its own state, e.g. with the same `addr`); false for
  *   the server's own default;
  * - `extraArgs`: any other flags, as an array.
  *
- * Returns { url, pid, stop, kill, output }: `stop()` ends it (SIGTERM, then
- * SIGKILL after 5 s) and removes its temp files; `kill(signal)` sends one
- * signal and resolves when it has exited; `output()` is its recent
- * stdout+stderr, for failure messages.
+ * Returns { url, pid, dataDir, stop, kill, output }: `dataDir` is the
+ * directory passed as `--data-dir` (undefined with `dataDir: false`);
+ * `stop()` ends it (SIGTERM, then SIGKILL after 5 s) and removes its temp
+ * files; `kill(signal)` sends one signal, resolves when it has exited and
+ * removes its temp files too; `output()` is its recent stdout+stderr, for
+ * failure messages.
  */
 export async function startServer({ addr, bindRetryMs = 10_000, ...options } = {}) {
   if (!addr) return startServerOnce({ ...options, addr: '127.0.0.1:0' });
@@ -93,10 +99,10 @@ export async function startServer({ addr, bindRetryMs = 10_000, ...options } = {
   }
 }
 
-function startServerOnce({ addr, config, stateFile = true, extraArgs = [], timeoutMs = 30_000 }) {
+function startServerOnce({ addr, config, dataDir = true, extraArgs = [], timeoutMs = 30_000 }) {
   const bin = serverBinary();
   const staticDir = process.env.PULSEBOARD_STATIC_DIR ?? resolve(repoRoot, 'frontend', 'dist');
-  const { args: fileArgs, cleanup: removeFiles } = serverFiles({ config, stateFile });
+  const { args: fileArgs, dataDir: dataDirUsed, cleanup: removeFiles } = serverFiles({ config, dataDir });
   const args = [
     '--addr', addr,
     '--static-dir', staticDir,
@@ -200,7 +206,7 @@ function startServerOnce({ addr, config, stateFile = true, extraArgs = [], timeo
   });
 
   return ready.then(
-    (url) => ({ url, pid: child.pid, stop, kill, output }),
+    (url) => ({ url, pid: child.pid, dataDir: dataDirUsed, stop, kill, output }),
     async (err) => {
       await stop();
       throw err;
@@ -208,20 +214,29 @@ function startServerOnce({ addr, config, stateFile = true, extraArgs = [], timeo
   );
 }
 
-/** The flags for a server's files, and a cleanup that removes the temp ones. */
-function serverFiles({ config, stateFile }) {
-  if (config === undefined && !stateFile) return { args: [], cleanup: () => {} };
-  const dir = mkdtempSync(join(tmpdir(), 'pulseboard-e2e-'));
+/**
+ * The flags for a server's files, the data dir it gets, and a cleanup that
+ * removes the temp ones (never a data dir the caller chose).
+ */
+function serverFiles({ config, dataDir }) {
   const args = [];
+  if (typeof dataDir === 'string') args.push('--data-dir', dataDir);
+  if (config === undefined && dataDir !== true) {
+    return { args, dataDir: typeof dataDir === 'string' ? dataDir : undefined, cleanup: () => {} };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pulseboard-e2e-'));
   if (config !== undefined) {
     const path = join(dir, 'pulseboard.toml');
     writeFileSync(path, config);
     args.push('--config', path);
   }
-  if (stateFile) {
-    args.push('--state-file', stateFile === true ? join(dir, 'state.json') : stateFile);
+  let used = typeof dataDir === 'string' ? dataDir : undefined;
+  if (dataDir === true) {
+    used = join(dir, 'data');
+    mkdirSync(used);
+    args.push('--data-dir', used);
   }
-  return { args, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { args, dataDir: used, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 // For `context.addInitScript`: runs in the page before the SPA and wraps the
