@@ -17,7 +17,7 @@ async fn main() -> std::io::Result<()> {
     let app = match Application::build(config, shutdown::signal()) {
         Ok(app) => app,
         Err(error) => {
-            tracing::error!(%error, "cannot start");
+            // One line, plain, on stderr: what is wrong and what to do.
             eprintln!("pulseboard: {error}");
             std::process::exit(1);
         }

@@ -12,5 +12,10 @@ pub fn init() {
         .with_writer(std::io::stderr)
         // Colour codes only for a person at a terminal, not in log files.
         .with_ansi(std::io::stderr().is_terminal())
+        // When stderr cannot be written (a full disk, a file-size limit on a
+        // log file), the line is lost; by default tracing would then report
+        // it with `eprintln!`, which panics on the same failed write and
+        // would take the logging thread (the log's sequencer, say) with it.
+        .log_internal_errors(false)
         .init();
 }

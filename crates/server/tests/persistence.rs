@@ -8,22 +8,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::process::ServerProcess;
 use common::{decode, SseClient};
 use protocol::ServerEvent;
 use serde_json::{json, Value};
-
-/// How long a process may take to exit once asked.
-const EXIT_WITHIN: Duration = Duration::from_secs(10);
-
-async fn start(data_dir: &Path, extra: &[&str]) -> ServerProcess {
-    let path = data_dir.to_str().expect("a UTF-8 path");
-    let mut args = vec!["--data-dir", path];
-    args.extend_from_slice(extra);
-    ServerProcess::start(&args).await
-}
 
 async fn publish(server: &ServerProcess, widget: &str, body: Value) {
     let response = server.publish(widget, body.clone()).await;
@@ -161,16 +150,6 @@ fn check_every_kind(widgets: &Value) {
     assert_eq!(lines, ["v2", "v3", "v4"], "the log's last 3 lines");
 }
 
-async fn terminate(server: &mut ServerProcess) {
-    server.signal("TERM");
-    let status = server.wait_exit(EXIT_WITHIN).await;
-    assert!(
-        status.success(),
-        "exit after SIGTERM: {status}\n{}",
-        server.log()
-    );
-}
-
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("read the directory")
@@ -194,27 +173,21 @@ fn asides(path: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-async fn kill(server: &mut ServerProcess) {
-    server.signal("KILL");
-    let status = server.wait_exit(EXIT_WITHIN).await;
-    assert!(!status.success(), "killed: {status}");
-}
-
 #[actix_web::test]
 async fn every_kind_survives_a_sigterm_restart_in_the_same_epoch() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = start(dir.path(), &[]).await;
+    let mut first = ServerProcess::start_in(dir.path(), &[]).await;
     publish_every_kind(&first).await;
     let (_, before) = first.get_json("/api/widgets").await;
     check_every_kind(&before["widgets"]);
-    terminate(&mut first).await;
+    first.stop("TERM").await;
     assert_eq!(
         files_in(dir.path()),
         ["pulseboard.db", "pulseboard.db.lock"],
         "a clean stop leaves one self-contained database (no WAL)"
     );
 
-    let second = start(dir.path(), &[]).await;
+    let second = ServerProcess::start_in(dir.path(), &[]).await;
     let (status, after) = second.get_json("/api/widgets").await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -281,12 +254,12 @@ async fn every_kind_survives_a_sigterm_restart_in_the_same_epoch() {
 #[actix_web::test]
 async fn every_kind_survives_sigkill_right_after_the_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = start(dir.path(), &[]).await;
+    let mut first = ServerProcess::start_in(dir.path(), &[]).await;
     publish_every_kind(&first).await;
     let (_, before) = first.get_json("/api/widgets").await;
-    kill(&mut first).await;
+    first.stop("KILL").await;
 
-    let second = start(dir.path(), &[]).await;
+    let second = ServerProcess::start_in(dir.path(), &[]).await;
     let (_, after) = second.get_json("/api/widgets").await;
     check_every_kind(&after["widgets"]);
     assert_eq!(after, before, "widgets, epoch and last id");
@@ -295,7 +268,7 @@ async fn every_kind_survives_sigkill_right_after_the_answers() {
 #[actix_web::test]
 async fn a_delete_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let mut first = start(dir.path(), &[]).await;
+    let mut first = ServerProcess::start_in(dir.path(), &[]).await;
     publish(&first, "kept", json!({"kind": "number", "value": 1})).await;
     publish(&first, "gone", json!({"kind": "number", "value": 2})).await;
     publish(&first, "last", json!({"kind": "number", "value": 3})).await;
@@ -309,9 +282,9 @@ async fn a_delete_survives_sigkill() {
     assert_eq!(deleted.0, 200, "{}", deleted.1);
     let left = first.widgets().await;
     assert_eq!(left.as_array().unwrap().len(), 2);
-    kill(&mut first).await;
+    first.stop("KILL").await;
 
-    let second = start(dir.path(), &[]).await;
+    let second = ServerProcess::start_in(dir.path(), &[]).await;
     assert_eq!(
         second.widgets().await,
         left,
@@ -323,12 +296,12 @@ async fn a_delete_survives_sigkill() {
 async fn the_data_directory_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("not/there/yet");
-    let mut first = start(&data, &[]).await;
+    let mut first = ServerProcess::start_in(&data, &[]).await;
     publish(&first, "a", json!({"kind": "text", "text": "saved"})).await;
     let widgets = first.widgets().await;
-    terminate(&mut first).await;
+    first.stop("TERM").await;
     assert!(data.join("pulseboard.db").is_file());
-    let second = start(&data, &[]).await;
+    let second = ServerProcess::start_in(&data, &[]).await;
     assert_eq!(second.widgets().await, widgets);
 }
 
@@ -339,7 +312,7 @@ async fn nothing_is_written_with_memory_storage() {
     let mut server = ServerProcess::start(&["--storage", "memory", "--data-dir", data]).await;
     publish(&server, "a", json!({"kind": "number", "value": 1})).await;
     let (_, first) = server.get_json("/api/widgets").await;
-    terminate(&mut server).await;
+    server.stop("TERM").await;
     assert_eq!(files_in(dir.path()), Vec::<String>::new());
 
     // Nor is an old state file read.
@@ -357,10 +330,10 @@ async fn nothing_is_written_with_memory_storage() {
 #[actix_web::test]
 async fn a_state_file_flag_alone_picks_the_data_directory_and_is_imported() {
     let dir = tempfile::tempdir().unwrap();
-    let mut old = start(&dir.path().join("old"), &[]).await;
+    let mut old = ServerProcess::start_in(&dir.path().join("old"), &[]).await;
     publish_every_kind(&old).await;
     let widgets = old.widgets().await;
-    terminate(&mut old).await;
+    old.stop("TERM").await;
     let state = dir.path().join("state.json");
     let file = json!({"version": 1, "saved_at": 0, "widgets": widgets});
     std::fs::write(&state, serde_json::to_vec(&file).unwrap()).unwrap();
@@ -368,7 +341,7 @@ async fn a_state_file_flag_alone_picks_the_data_directory_and_is_imported() {
     let state_arg = state.to_str().unwrap();
     let mut server = ServerProcess::start(&["--state-file", state_arg]).await;
     assert_eq!(server.widgets().await, widgets);
-    terminate(&mut server).await;
+    server.stop("TERM").await;
     assert!(
         dir.path().join("pulseboard.db").is_file(),
         "{:?}",
@@ -388,7 +361,7 @@ async fn a_bad_state_file_is_moved_aside(make: impl FnOnce(&Path), check_aside: 
     let state = dir.path().join("state.json");
     make(&state);
 
-    let mut server = start(dir.path(), &[]).await;
+    let mut server = ServerProcess::start_in(dir.path(), &[]).await;
     assert_eq!(server.widgets().await, json!([]), "starts empty");
     let aside = asides(&state);
     assert_eq!(
@@ -404,9 +377,9 @@ async fn a_bad_state_file_is_moved_aside(make: impl FnOnce(&Path), check_aside: 
         server.log()
     );
     publish(&server, "fresh", json!({"kind": "number", "value": 1})).await;
-    terminate(&mut server).await;
+    server.stop("TERM").await;
 
-    let restarted = start(dir.path(), &[]).await;
+    let restarted = ServerProcess::start_in(dir.path(), &[]).await;
     assert_eq!(restarted.widgets().await.as_array().unwrap().len(), 1);
     assert_eq!(asides(&state), aside, "the old copy is still there");
     check_aside(&aside[0]);

@@ -76,7 +76,7 @@ pub async fn publish(
     let event_id = log
         .publish(publication.into_change(id.clone(), now))
         .await
-        .map_err(|e| refused(e, ""))?;
+        .map_err(|e| refused(e, "", &hub))?;
     Ok(HttpResponse::Ok().json(Accepted {
         widget: id,
         event_id: event_id.to_string(),
@@ -115,7 +115,7 @@ pub async fn publish_batch(
     let event_ids = log
         .publish_all(changes)
         .await
-        .map_err(|e| refused(e, "updates[{item}]."))?;
+        .map_err(|e| refused(e, "updates[{item}].", &hub))?;
     Ok(HttpResponse::Ok().json(BatchAccepted {
         event_ids: event_ids.iter().map(EventId::to_string).collect(),
     }))
@@ -175,13 +175,17 @@ pub async fn get(
     ),
     security(("bearer" = [])))]
 pub async fn delete(
+    hub: web::Data<Hub>,
     log: web::Data<Log>,
     permit: PublishPermit,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     permit.admit()?;
     let id = parse_id(id.into_inner())?;
-    let event_id = log.remove(id.clone()).await.map_err(|e| refused(e, ""))?;
+    let event_id = log
+        .remove(id.clone())
+        .await
+        .map_err(|e| refused(e, "", &hub))?;
     Ok(HttpResponse::Ok().json(Accepted {
         widget: id,
         event_id: event_id.to_string(),
@@ -203,7 +207,13 @@ fn not_found(id: &WidgetId) -> ApiError {
 
 /// Why the log refused a change that parsed. `item_prefix` names a batch
 /// item in messages (`{item}` is replaced by its index).
-fn refused(error: AppendError, item_prefix: &str) -> ApiError {
+fn refused(error: AppendError, item_prefix: &str, hub: &Hub) -> ApiError {
+    if let AppendError::Unavailable(_) = error {
+        hub.metrics()
+            .requests_refused
+            .with_label_values(&["storage_unavailable"])
+            .inc();
+    }
     match error {
         AppendError::NonFinite(field) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

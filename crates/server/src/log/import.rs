@@ -20,10 +20,11 @@ struct StateFile {
     widgets: Vec<Widget>,
 }
 
-/// Imports `state_file` into `storage` if it exists and was not imported
-/// yet, then renames it `<name>.imported`. A file that cannot be read or
-/// parsed is renamed `<name>.corrupt-<time>` instead, with a warning: it is
-/// never deleted, and never stops the server.
+/// Imports `state_file` into `storage` if it exists and the log is empty,
+/// then renames it `<name>.imported`. A file that cannot be read or parsed,
+/// or that turns up when the database already holds widgets, is renamed
+/// aside instead, with a warning: it is never deleted or overwritten, and
+/// never stops the server.
 pub fn import_state_file(
     storage: &mut SqliteStorage,
     state_file: &Path,
@@ -36,10 +37,30 @@ pub fn import_state_file(
             return Ok(());
         }
     };
-    if storage.imported(state_file)? {
-        // Imported by a run that stopped before renaming it.
-        rename(state_file, &with_suffix(state_file, ".imported"));
-        return Ok(());
+    let digest = sha256_hex(&bytes);
+    match storage.imported_digest()? {
+        Some(imported) if imported == digest => {
+            // Imported by a run that stopped before renaming it.
+            rename(state_file, &free_name(state_file, ".imported"));
+            return Ok(());
+        }
+        Some(_) => {
+            set_aside_as(
+                state_file,
+                "the database already holds the widgets of an earlier state file",
+                "not-imported",
+            );
+            return Ok(());
+        }
+        None if !storage.is_empty()? => {
+            set_aside_as(
+                state_file,
+                "the database already holds widgets",
+                "not-imported",
+            );
+            return Ok(());
+        }
+        None => {}
     }
     let widgets = match serde_json::from_slice::<StateFile>(&bytes) {
         Ok(file) if file.version != FORMAT_VERSION => {
@@ -62,8 +83,8 @@ pub fn import_state_file(
             return Ok(());
         }
     };
-    storage.import(state_file, &widgets)?;
-    let imported = with_suffix(state_file, ".imported");
+    storage.import(&digest, &widgets)?;
+    let imported = free_name(state_file, ".imported");
     rename(state_file, &imported);
     tracing::info!(from = %state_file.display(), widgets = widgets.len(), renamed_to = %imported.display(),
         database = %storage.path().display(), "imported the widgets of an old state file");
@@ -71,7 +92,12 @@ pub fn import_state_file(
 }
 
 fn set_aside(state_file: &Path, problem: &str) {
-    let aside = with_suffix(state_file, &format!(".corrupt-{}", crate::hub::unix_ms()));
+    set_aside_as(state_file, problem, "corrupt");
+}
+
+/// Renames `state_file` to `<name>.<label>-<unix ms>`.
+fn set_aside_as(state_file: &Path, problem: &str, label: &str) {
+    let aside = free_name(state_file, &format!(".{label}-{}", crate::hub::unix_ms()));
     tracing::warn!(path = %state_file.display(), %problem, moved_to = %aside.display(),
         "old state file not imported");
     rename(state_file, &aside);
@@ -83,8 +109,23 @@ fn rename(from: &Path, to: &Path) {
     }
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+/// `path` with `suffix`, or, if that name is taken (an earlier import's
+/// file), with a time after it too: a rename never replaces a file.
+fn free_name(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
+    let candidate = PathBuf::from(&name);
+    if !candidate.exists() {
+        return candidate;
+    }
+    name.push(format!("-{}", crate::hub::unix_ms()));
     PathBuf::from(name)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

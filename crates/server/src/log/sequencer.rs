@@ -125,6 +125,13 @@ impl EventLog for LocalLog {
     }
 
     fn health(&self) -> Health {
+        let thread_ended = lock(&self.thread)
+            .as_ref()
+            .is_some_and(|thread| thread.is_finished());
+        if thread_ended {
+            // Only a bug ends it before close(); publishes cannot be taken.
+            return Health::Unavailable("the log thread stopped; restart the server".into());
+        }
         if self.health.available.load(Ordering::Relaxed) {
             Health::Available
         } else {
@@ -139,6 +146,23 @@ impl EventLog for LocalLog {
             if thread.join().is_err() {
                 tracing::error!("the log thread panicked");
             }
+        }
+    }
+}
+
+/// Should the thread die of a bug, health and metrics say so at once
+/// (publishes already get 503: nobody answers their requests any more).
+struct PanicGuard {
+    health: Arc<SharedHealth>,
+    hub: Hub,
+}
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.health.available.store(false, Ordering::Relaxed);
+            *lock(&self.health.problem) = "the log thread stopped; restart the server".into();
+            self.hub.metrics().storage_available.set(0);
         }
     }
 }
@@ -171,6 +195,10 @@ struct Sequencer<S> {
 
 impl<S: Storage> Sequencer<S> {
     fn run(mut self, requests: mpsc::Receiver<Request>) {
+        let _panic_guard = PanicGuard {
+            health: self.health.clone(),
+            hub: self.hub.clone(),
+        };
         loop {
             let first = match requests.recv_timeout(TICK) {
                 Ok(request) => request,

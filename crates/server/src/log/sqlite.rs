@@ -166,17 +166,25 @@ impl SqliteStorage {
         tx.commit()
     }
 
-    /// Whether `state_file`'s import was already committed (an upgrade
-    /// interrupted before the file was renamed).
-    pub fn imported(&self, state_file: &Path) -> Result<bool, StorageError> {
-        Ok(self
-            .meta("imported_state_file")?
-            .is_some_and(|done| done == state_file.to_string_lossy()))
+    /// The digest of the old state file imported into this database, if one was.
+    pub fn imported_digest(&self) -> Result<Option<String>, StorageError> {
+        Ok(self.meta("imported_state_sha256")?)
     }
 
-    /// Stores `widgets` (from an old state file) as the state at event 0, and
-    /// notes the import, in one transaction. Only for an empty log.
-    pub fn import(&mut self, state_file: &Path, widgets: &[Widget]) -> Result<(), StorageError> {
+    /// True if nothing was ever stored: no widget, no event, no checkpoint.
+    pub fn is_empty(&self) -> Result<bool, StorageError> {
+        let stored: i64 = self.conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM widgets) + (SELECT COUNT(*) FROM events)",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(stored == 0 && self.meta("checkpoint_seq")?.as_deref() == Some("0"))
+    }
+
+    /// Stores `widgets` (from an old state file whose bytes have `digest`) as
+    /// the state at event 0, and notes the import, in one transaction. Only
+    /// for an empty log.
+    pub fn import(&mut self, digest: &str, widgets: &[Widget]) -> Result<(), StorageError> {
         let tx = self.conn.transaction()?;
         for (position, widget) in widgets.iter().enumerate() {
             tx.execute(
@@ -189,8 +197,8 @@ impl SqliteStorage {
             )?;
         }
         tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('imported_state_file', ?1)",
-            params![state_file.to_string_lossy()],
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('imported_state_sha256', ?1)",
+            [digest],
         )?;
         tx.commit()?;
         Ok(())

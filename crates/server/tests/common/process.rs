@@ -10,6 +10,14 @@ use tokio::process::{Child, Command};
 
 use super::SOON;
 
+/// How long a process may take to exit once signalled.
+pub const EXIT_WITHIN: Duration = Duration::from_secs(10);
+
+/// A temporary directory's path as the `&str` a flag takes.
+pub fn path_str(dir: &std::path::Path) -> &str {
+    dir.to_str().expect("a UTF-8 temporary path")
+}
+
 /// The token every process started here accepts.
 pub const TOKEN: &str = "t";
 
@@ -37,6 +45,29 @@ impl ServerProcess {
         ];
         args.extend_from_slice(extra_args);
         ServerProcess::start_bare(&args, &[]).await
+    }
+
+    /// [`ServerProcess::start`], durable: its database in `data_dir`.
+    pub async fn start_in(data_dir: &std::path::Path, extra_args: &[&str]) -> ServerProcess {
+        let mut args = vec!["--data-dir", path_str(data_dir)];
+        args.extend_from_slice(extra_args);
+        ServerProcess::start(&args).await
+    }
+
+    /// Sends `signal` (`TERM` or `KILL`) and waits for the exit: a clean one
+    /// after SIGTERM, a killed one after SIGKILL.
+    pub async fn stop(&mut self, signal: &str) {
+        self.signal(signal);
+        let status = self.wait_exit(EXIT_WITHIN).await;
+        if signal == "TERM" {
+            assert!(
+                status.success(),
+                "exit after SIGTERM: {status}\n{}",
+                self.log()
+            );
+        } else {
+            assert!(!status.success(), "killed: {status}");
+        }
     }
 
     pub fn pid(&self) -> u32 {
