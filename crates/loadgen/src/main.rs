@@ -5,19 +5,22 @@
 mod http;
 mod procfs;
 mod publisher;
+mod restart;
 mod scenarios;
 mod sse;
 mod stats;
 mod subscriber;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+use restart::RestartSignal;
 use scenarios::Ctx;
-use subscriber::CloseMode;
+use subscriber::{CloseMode, Reconnect};
 
 #[derive(Parser)]
 #[command(
@@ -118,6 +121,43 @@ enum Command {
         #[arg(long, value_enum, default_value = "mixed")]
         close: CloseMode,
     },
+    /// Viewers through server restarts: the time from the signal until every
+    /// viewer is live again, and the resets. Signals `--pid`, then starts the
+    /// server again with the command after `--` (same address, same data).
+    Restart {
+        #[arg(long, default_value_t = 1000)]
+        viewers: usize,
+        /// Events per second published throughout.
+        #[arg(long, default_value_t = 5.0)]
+        rate: f64,
+        /// One restart per signal, in order.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "term,kill")]
+        signals: Vec<RestartSignal>,
+        /// Added at random (0 to this) to every reconnect delay.
+        #[arg(long, default_value = "0.1", value_parser = parse_secs)]
+        reconnect_jitter: Duration,
+        /// Wait between refused connection attempts (plus the jitter).
+        #[arg(long, default_value = "0.05", value_parser = parse_secs)]
+        retry: Duration,
+        /// How long after the signal every viewer must be live again.
+        #[arg(long, default_value = "30", value_parser = parse_secs)]
+        timeout: Duration,
+        /// Publishing before each signal.
+        #[arg(long, default_value = "2", value_parser = parse_secs)]
+        settle: Duration,
+        /// Where the restarted servers' output goes (appended).
+        #[arg(long)]
+        server_log: Option<PathBuf>,
+        /// The server's command line, to start it again.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Prints `name value` for each metric (summed over labels; `NaN` if
+    /// absent) from `GET /metrics` (for scripts).
+    Metrics {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
     /// Waits until `GET /readyz` answers 200 (for scripts).
     WaitReady {
         #[arg(long, default_value = "20", value_parser = parse_secs)]
@@ -148,6 +188,14 @@ async fn run(cli: Cli) -> Result<()> {
         scenarios::progress(format_args!("{} ready after {took:?}", cli.addr));
         return Ok(());
     }
+    if let Command::Metrics { names } = &cli.command {
+        let text = http::metrics(cli.addr).await?;
+        for name in names {
+            let value = http::metric_value(&text, name).unwrap_or(f64::NAN);
+            println!("{name} {value}");
+        }
+        return Ok(());
+    }
     let limit = procfs::raise_fd_limit()?;
     let Some(pid) = cli.pid else {
         bail!("--pid (the server's process id) is needed to read its memory and fds");
@@ -164,7 +212,8 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Idle { counts } => counts.iter().copied().max().unwrap_or(0),
         Command::Fanout { subscribers, .. } | Command::FindRate { subscribers, .. } => *subscribers,
         Command::Churn { per_cycle, .. } => *per_cycle,
-        Command::WaitReady { .. } => 0,
+        Command::Restart { viewers, .. } => *viewers,
+        Command::WaitReady { .. } | Command::Metrics { .. } => 0,
     };
     if needed as u64 + 64 > limit {
         bail!("{needed} subscribers need more open files than this process may have ({limit})");
@@ -209,6 +258,33 @@ async fn run(cli: Cli) -> Result<()> {
             per_cycle,
             close,
         } => scenarios::churn(&ctx, cycles, per_cycle, close).await,
-        Command::WaitReady { .. } => unreachable!("handled above"),
+        Command::Restart {
+            viewers,
+            rate,
+            signals,
+            reconnect_jitter,
+            retry,
+            timeout,
+            settle,
+            server_log,
+            command,
+        } => {
+            let options = restart::Options {
+                viewers,
+                rate,
+                signals,
+                reconnect: Reconnect {
+                    jitter: reconnect_jitter,
+                    retry,
+                    give_up: timeout.max(Duration::from_secs(10)),
+                },
+                timeout,
+                settle,
+                command,
+                server_log,
+            };
+            restart::restart(&ctx, options).await
+        }
+        Command::WaitReady { .. } | Command::Metrics { .. } => unreachable!("handled above"),
     }
 }

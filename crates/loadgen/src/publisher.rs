@@ -184,6 +184,39 @@ impl Publisher {
     }
 }
 
+/// One keep-alive connection publishing one update at a time, for a caller
+/// that paces and times it itself (the restart scenario).
+pub struct SinglePublisher {
+    server: SocketAddr,
+    client: Client,
+    request: RequestParts,
+}
+
+impl SinglePublisher {
+    pub fn new(server: SocketAddr, token: &str) -> SinglePublisher {
+        SinglePublisher {
+            server,
+            client: Client::new(server),
+            request: RequestParts {
+                path: format!("/api/widgets/{BENCH_WIDGET}"),
+                authorization: format!("Bearer {token}"),
+            },
+        }
+    }
+
+    /// Publishes one update; returns its sequence number. A request that
+    /// takes longer than `timeout` fails, and the connection is dropped.
+    pub async fn publish(&mut self, timeout: Duration) -> Result<u64> {
+        match tokio::time::timeout(timeout, publish(&mut self.client, &self.request)).await {
+            Ok(outcome) => outcome.map(|(_, seq)| seq),
+            Err(_) => {
+                self.client = Client::new(self.server);
+                bail!("no answer in {timeout:?}")
+            }
+        }
+    }
+}
+
 /// POSTs one update stamped with the current time.
 async fn publish(client: &mut Client, request: &RequestParts) -> Outcome {
     let body = format!(

@@ -12,7 +12,7 @@ use crate::http;
 use crate::procfs::{self, CpuMeter};
 use crate::publisher::{PublishRun, Publisher};
 use crate::stats::Stats;
-use crate::subscriber::{CloseMode, Pool, PoolConfig, PER_SOURCE_ADDR};
+use crate::subscriber::{CloseMode, Pool, PoolConfig, Reconnect, PER_SOURCE_ADDR};
 
 /// What every scenario needs: where the server is and how to load it.
 pub struct Ctx {
@@ -57,6 +57,15 @@ impl Ctx {
     }
 
     async fn open_pool(&self, count: usize) -> Result<(Pool, Duration)> {
+        self.open_pool_with(count, None).await
+    }
+
+    /// A pool whose subscribers reconnect (with `Last-Event-ID`) if asked to.
+    pub async fn open_pool_with(
+        &self,
+        count: usize,
+        reconnect: Option<Reconnect>,
+    ) -> Result<(Pool, Duration)> {
         let offset = self.source_offset.get();
         self.source_offset
             .set(offset + count.div_ceil(PER_SOURCE_ADDR).max(1));
@@ -67,6 +76,7 @@ impl Ctx {
             threads: self.threads,
             connect_concurrency: self.connect_concurrency,
             source_offset: offset,
+            reconnect,
         })?;
         let timeout = Duration::from_secs(60 + count as u64 / 100);
         let took = pool.wait_ready(timeout).await?;
@@ -96,7 +106,7 @@ impl Ctx {
         procfs::fd_count(self.pid)
     }
 
-    fn table(&self, title: &str, columns: &[&str]) {
+    pub fn table(&self, title: &str, columns: &[&str]) {
         if self.header {
             println!("\n### {title}\n");
             println!("| {} |", columns.join(" | "));
@@ -112,12 +122,12 @@ impl Ctx {
     }
 }
 
-fn row(cells: &[String]) {
+pub fn row(cells: &[String]) {
     println!("| {} |", cells.join(" | "));
     flush();
 }
 
-fn flush() {
+pub fn flush() {
     let _ = std::io::stdout().flush();
 }
 
@@ -138,7 +148,7 @@ fn signed_kib(value: i64) -> String {
     format!("{sign}{}", kib(value.unsigned_abs()))
 }
 
-fn secs(duration: Duration) -> String {
+pub fn secs(duration: Duration) -> String {
     if duration < Duration::from_secs(1) {
         format!("{} ms", duration.as_millis())
     } else {
@@ -146,7 +156,7 @@ fn secs(duration: Duration) -> String {
     }
 }
 
-fn ms(value: f64) -> String {
+pub fn ms(value: f64) -> String {
     if value >= 1000.0 {
         format!("{:.2} s", value / 1000.0)
     } else if value >= 10.0 {

@@ -53,6 +53,22 @@ pub struct PoolConfig {
     /// The first source address used is 127.0.0.(2 + offset % 249), so that
     /// successive pools do not reuse ports still in TIME_WAIT.
     pub source_offset: usize,
+    /// Whether (and how) a subscriber whose stream ends reconnects, resuming
+    /// with `Last-Event-ID`; `None`: it stays disconnected (counted as ended).
+    pub reconnect: Option<Reconnect>,
+}
+
+/// How subscribers come back after their stream ended, as a browser's
+/// `EventSource` does: a new `GET` with `Last-Event-ID: <last id seen>`.
+#[derive(Debug, Clone, Copy)]
+pub struct Reconnect {
+    /// A random delay in `[0, jitter)` is added to every wait below.
+    pub jitter: Duration,
+    /// Wait after a refused or failed attempt (the server is not back yet)
+    /// and after a stream that ended without a `shutdown` event.
+    pub retry: Duration,
+    /// A subscriber that found no server for this long gives up (fails).
+    pub give_up: Duration,
 }
 
 /// How subscribers hang up.
@@ -92,6 +108,65 @@ enum Command {
     /// included), reset to zero.
     TakeStats(u64, oneshot::Sender<Stats>),
     Close(CloseMode, oneshot::Sender<()>),
+    /// Start recording what happens to each subscriber from now on (see
+    /// [`SlotRestart`]); the previous record is cleared.
+    Mark(oneshot::Sender<()>),
+    /// What the subscribers recorded since the mark, with `first_seq` the
+    /// first event that counts as "after the restart".
+    Restart(u64, oneshot::Sender<RestartView>),
+}
+
+/// What happened to one subscriber since the controller's mark.
+#[derive(Debug, Default, Clone)]
+struct SlotRestart {
+    /// When a stream opened after the mark answered 200.
+    reconnected: Option<Instant>,
+    /// Updates received on streams opened after the mark, with their receive
+    /// time (the first [`MAX_RECORDED`]).
+    updates: Vec<(u64, Instant)>,
+    /// Connection attempts after the mark that got no stream (refused, reset,
+    /// or an error status).
+    failed_attempts: u32,
+    /// Connection attempts after the mark (successful or not).
+    attempts: u32,
+    resets: u32,
+    inits: u32,
+    /// A `shutdown` event arrived after the mark.
+    shutdown: bool,
+}
+
+const MAX_RECORDED: usize = 256;
+
+/// What the subscribers of a pool recorded since [`Pool::mark`].
+#[derive(Debug, Default)]
+pub struct RestartView {
+    pub subscribers: usize,
+    /// When each subscriber that did reconnect got its first stream back.
+    pub reconnected_at: Vec<Instant>,
+    /// When each subscriber that is live again received its first event at
+    /// or after the `first_seq` asked for, on a stream opened after the mark.
+    pub live_at: Vec<Instant>,
+    pub failed_attempts: u64,
+    pub attempts: u64,
+    pub resets: u64,
+    /// Subscribers that got at least one `reset`.
+    pub reset_subscribers: usize,
+    pub inits: u64,
+    pub shutdown_seen: usize,
+}
+
+impl RestartView {
+    fn merge(&mut self, other: RestartView) {
+        self.subscribers += other.subscribers;
+        self.reconnected_at.extend(other.reconnected_at);
+        self.live_at.extend(other.live_at);
+        self.failed_attempts += other.failed_attempts;
+        self.attempts += other.attempts;
+        self.resets += other.resets;
+        self.reset_subscribers += other.reset_subscribers;
+        self.inits += other.inits;
+        self.shutdown_seen += other.shutdown_seen;
+    }
 }
 
 /// A set of subscribers running on their own threads.
@@ -213,6 +288,33 @@ impl Pool {
         merged
     }
 
+    /// From now on, records per subscriber its reconnection, the updates of
+    /// its new streams and any `reset` (see [`Pool::restart_view`]).
+    pub async fn mark(&self) {
+        for (commands, _) in &self.workers {
+            let (reply, answer) = oneshot::channel();
+            if commands.send(Command::Mark(reply)).is_ok() {
+                let _ = answer.await;
+            }
+        }
+    }
+
+    /// What the subscribers recorded since [`Pool::mark`]; a subscriber is
+    /// live again once a stream opened after the mark brought it an event
+    /// with a sequence number of at least `first_seq`.
+    pub async fn restart_view(&self, first_seq: u64) -> RestartView {
+        let mut merged = RestartView::default();
+        for (commands, _) in &self.workers {
+            let (reply, answer) = oneshot::channel();
+            if commands.send(Command::Restart(first_seq, reply)).is_ok() {
+                if let Ok(view) = answer.await {
+                    merged.merge(view);
+                }
+            }
+        }
+        merged
+    }
+
     /// Hangs up every subscriber and waits until all sockets are closed.
     pub async fn close(self, mode: CloseMode) {
         for (commands, handle) in self.workers {
@@ -237,6 +339,10 @@ struct Local {
     /// How subscribers hang up when told to stop.
     close_mode: Cell<CloseMode>,
     progress: Arc<Progress>,
+    reconnect: Option<Reconnect>,
+    /// Since when [`SlotRestart`] records are kept.
+    mark: Cell<Option<Instant>>,
+    restart: RefCell<Vec<SlotRestart>>,
 }
 
 fn worker(
@@ -266,6 +372,9 @@ fn worker(
         scratch: RefCell::new(vec![0; 256 * 1024]),
         close_mode: Cell::new(CloseMode::Graceful),
         progress,
+        reconnect: config.reconnect,
+        mark: Cell::new(None),
+        restart: RefCell::new(vec![SlotRestart::default(); indices.len()]),
     });
     let tasks = tokio::task::LocalSet::new();
     tasks.block_on(&runtime, async move {
@@ -312,6 +421,36 @@ fn worker(
                     }
                     let _ = reply.send(stats);
                 }
+                Command::Mark(reply) => {
+                    local.mark.set(Some(Instant::now()));
+                    for slot in local.restart.borrow_mut().iter_mut() {
+                        *slot = SlotRestart::default();
+                    }
+                    let _ = reply.send(());
+                }
+                Command::Restart(first_seq, reply) => {
+                    let slots = local.restart.borrow();
+                    let mut view = RestartView {
+                        subscribers: slots.len(),
+                        ..RestartView::default()
+                    };
+                    for slot in slots.iter() {
+                        view.reconnected_at.extend(slot.reconnected);
+                        view.live_at.extend(
+                            slot.updates
+                                .iter()
+                                .find(|(seq, _)| *seq >= first_seq)
+                                .map(|&(_, at)| at),
+                        );
+                        view.failed_attempts += u64::from(slot.failed_attempts);
+                        view.attempts += u64::from(slot.attempts);
+                        view.resets += u64::from(slot.resets);
+                        view.reset_subscribers += usize::from(slot.resets > 0);
+                        view.inits += u64::from(slot.inits);
+                        view.shutdown_seen += usize::from(slot.shutdown);
+                    }
+                    let _ = reply.send(view);
+                }
                 Command::Close(mode, reply) => {
                     local.close_mode.set(mode);
                     let _ = stop.send(());
@@ -336,6 +475,45 @@ struct Subscriber {
     /// Position in the whole pool: decides the source address and close mode.
     index: usize,
     local: Rc<Local>,
+}
+
+/// What the stop signal's future resolves to.
+type StopSignal = Result<(), watch::error::RecvError>;
+
+/// What a reconnecting subscriber carries from one stream to the next.
+#[derive(Default)]
+struct Session {
+    epoch: Option<Vec<u8>>,
+    initialised: bool,
+    /// The id of the last event seen, sent as `Last-Event-ID`.
+    last_id: Option<Vec<u8>>,
+}
+
+/// xorshift64*, enough to spread reconnect delays (no crate needed).
+struct Random(u64);
+
+impl Random {
+    fn new(index: usize) -> Random {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.subsec_nanos() as u64);
+        Random((index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ nanos | 1)
+    }
+
+    /// Uniform in `[0, ceiling)`.
+    fn below(&mut self, ceiling: Duration) -> Duration {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let unit = (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+        ceiling.mul_f64(unit)
+    }
+}
+
+/// The data of a `shutdown` event.
+#[derive(Deserialize)]
+struct ShutdownData {
+    reconnect_after_ms: u64,
 }
 
 /// The data of an `update` event, as far as the latency needs it.
@@ -366,27 +544,105 @@ impl Subscriber {
         // a task first polled after the signal still sees it).
         let stopped = stop.changed();
         tokio::pin!(stopped);
-        let permit = tokio::select! {
+        let mut permit = tokio::select! {
             biased;
             _ = &mut stopped => return,
             permit = permits.acquire() => permit.ok(),
         };
-        let socket = match connect(server, &path, source).await {
-            Ok(socket) => socket,
-            Err(error) => {
-                self.local.progress.fail(error);
+        // What outlives one connection when the subscriber reconnects.
+        let mut session = Session::default();
+        let mut random = Random::new(self.index);
+        // Since when no stream has worked (for `Reconnect::give_up`).
+        let mut down_since: Option<Instant> = None;
+        loop {
+            let attempt = connect(server, &path, source, session.last_id.as_deref()).await;
+            let recording = self.local.mark.get().is_some();
+            if recording {
+                self.record().attempts += 1;
+            }
+            let mut connection = Connection {
+                opened: Some(Instant::now()),
+                epoch: session.epoch.take(),
+                initialised: session.initialised,
+                last_id: std::mem::take(&mut session.last_id),
+                ..Connection::default()
+            };
+            let (hang_up, socket, error) = match attempt {
+                Ok(socket) => {
+                    let (hang_up, error) = self
+                        .read_stream(&socket, &mut connection, &mut stopped, &mut permit)
+                        .await;
+                    (hang_up, Some(socket), error)
+                }
+                Err(error) => (false, None, Some(error)),
+            };
+            self.local.live.borrow_mut()[self.slot] = false;
+            session = Session {
+                epoch: connection.epoch.take(),
+                initialised: connection.initialised,
+                last_id: std::mem::take(&mut connection.last_id),
+            };
+            if hang_up {
+                drop(permit);
+                if let Some(socket) = socket {
+                    self.hang_up(socket.into_inner());
+                }
                 return;
             }
-        };
-        let mut connection = Connection::default();
-        let mut permit = permit;
-        let hang_up = loop {
+            drop(socket);
+            let error = error.unwrap_or_else(|| anyhow::anyhow!("server closed the stream"));
+            let policy = match self.local.reconnect {
+                Some(policy) if session.initialised => policy,
+                _ => {
+                    // Without reconnecting, or before the first `init`: as before.
+                    self.ended(&connection, error);
+                    return;
+                }
+            };
+            // A stream that had been up is counted as ended by the server.
+            let delay = if connection.connected {
+                self.local.stats.borrow_mut().ended_by_server += 1;
+                down_since = None;
+                connection.shutdown_hint.unwrap_or(Duration::ZERO)
+            } else {
+                if self.local.mark.get().is_some() {
+                    self.record().failed_attempts += 1;
+                }
+                let since = *down_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > policy.give_up {
+                    self.local.progress.fail(error.context(format!(
+                        "no stream for {:?} while reconnecting",
+                        policy.give_up
+                    )));
+                    return;
+                }
+                policy.retry
+            };
+            let delay = delay + random.below(policy.jitter);
+            tokio::select! {
+                biased;
+                _ = &mut stopped => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// Reads a stream until it ends (`false`, with the error if any) or the
+    /// subscriber is told to stop (`true`).
+    async fn read_stream(
+        &self,
+        socket: &AsyncFd<std::net::TcpStream>,
+        connection: &mut Connection,
+        stopped: &mut std::pin::Pin<&mut impl std::future::Future<Output = StopSignal>>,
+        permit: &mut Option<tokio::sync::SemaphorePermit<'_>>,
+    ) -> (bool, Option<anyhow::Error>) {
+        loop {
             let outcome = tokio::select! {
                 biased;
-                _ = &mut stopped => break true,
+                _ = stopped.as_mut() => return (true, None),
                 guard = socket.readable() => match guard {
                     Ok(mut guard) => {
-                        let outcome = self.read(guard.get_inner(), &mut connection);
+                        let outcome = self.read(guard.get_inner(), connection);
                         // A short read emptied the socket: wait for the next
                         // edge instead of a read that would say WouldBlock.
                         // (tokio keeps readiness that arrived meanwhile.)
@@ -400,25 +656,21 @@ impl Subscriber {
             };
             match outcome {
                 Ok(Some(_)) => {}
-                Ok(None) => {
-                    self.ended(&connection, anyhow::anyhow!("server closed the stream"));
-                    break false;
-                }
-                Err(error) => {
-                    self.ended(&connection, error);
-                    break false;
-                }
+                Ok(None) => return (false, None),
+                Err(error) => return (false, Some(error)),
             }
             if connection.initialised {
                 // Connected: let the next one start its handshake.
                 permit.take();
             }
-        };
-        self.local.live.borrow_mut()[self.slot] = false;
-        drop(permit);
-        if hang_up {
-            self.hang_up(socket.into_inner());
         }
+    }
+
+    /// This subscriber's record since the mark.
+    fn record(&self) -> std::cell::RefMut<'_, SlotRestart> {
+        std::cell::RefMut::map(self.local.restart.borrow_mut(), |slots| {
+            &mut slots[self.slot]
+        })
     }
 
     fn hang_up(&self, stream: std::net::TcpStream) {
@@ -469,47 +721,92 @@ impl Subscriber {
 
     /// Handles bytes from the socket; `Ok(false)` when the body ended.
     fn process(&self, input: &[u8], now_us: f64, connection: &mut Connection) -> Result<bool> {
+        let was_connected = connection.connected;
         let body_ended = connection.feed(input)?;
+        // Since the controller's mark, and on a stream opened after it.
+        let mark = self.local.mark.get();
+        let recording = mark.is_some_and(|mark| connection.opened.is_some_and(|at| at >= mark));
+        let now = recording.then(Instant::now);
+        if connection.connected && !was_connected {
+            if connection.initialised {
+                // A stream resumed after a reconnect: no `init` comes.
+                self.local.live.borrow_mut()[self.slot] = true;
+            }
+            if let Some(now) = now {
+                self.record().reconnected.get_or_insert(now);
+            }
+        }
+        let reconnects = self.local.reconnect.is_some();
+        let mut record = mark.is_some().then(|| self.record());
         let mut stats = self.local.stats.borrow_mut();
         let mut trackers = self.local.trackers.borrow_mut();
         let tracker = &mut trackers[self.slot];
         let mut became_ready = false;
         let mut updates = 0;
         let epoch = &mut connection.epoch;
-        connection.events.drain(|event| match event.name {
-            b"update" | b"remove" => {
-                updates += u64::from(event.name == b"update");
-                on_update(&event, epoch, tracker, &mut stats, now_us);
+        let last_id = &mut connection.last_id;
+        let shutdown_hint = &mut connection.shutdown_hint;
+        connection.events.drain(|event| {
+            if let (true, Some(id)) = (reconnects, event.id) {
+                let last = last_id.get_or_insert_with(Vec::new);
+                last.clear();
+                last.extend_from_slice(id);
             }
-            b"init" => {
-                if epoch.is_none() {
-                    became_ready = true;
-                }
-                match event.id.map(parse_event_id) {
-                    Some(Some((id_epoch, seq))) => {
-                        *epoch = Some(id_epoch.to_vec());
-                        tracker.start(seq);
-                    }
-                    Some(None) => stats.malformed += 1,
-                    None => {
-                        *epoch = Some(Vec::new());
-                        tracker.start(0);
+            match event.name {
+                b"update" | b"remove" => {
+                    updates += u64::from(event.name == b"update");
+                    let seq = on_update(&event, epoch, tracker, &mut stats, now_us);
+                    if let (Some(now), Some(seq), Some(record)) = (now, seq, record.as_mut()) {
+                        if record.updates.len() < MAX_RECORDED {
+                            record.updates.push((seq, now));
+                        }
                     }
                 }
-            }
-            b"reset" => {
-                stats.resets += 1;
-                match event.id.and_then(parse_event_id) {
-                    Some((id_epoch, seq)) => {
-                        *epoch = Some(id_epoch.to_vec());
-                        stats.resynced_over += tracker.on_reset(seq);
+                b"init" => {
+                    if epoch.is_none() {
+                        became_ready = true;
                     }
-                    None => stats.malformed += 1,
+                    if let (true, Some(record)) = (recording, record.as_mut()) {
+                        record.inits += 1;
+                    }
+                    match event.id.map(parse_event_id) {
+                        Some(Some((id_epoch, seq))) => {
+                            *epoch = Some(id_epoch.to_vec());
+                            tracker.start(seq);
+                        }
+                        Some(None) => stats.malformed += 1,
+                        None => {
+                            *epoch = Some(Vec::new());
+                            tracker.start(0);
+                        }
+                    }
                 }
+                b"reset" => {
+                    stats.resets += 1;
+                    if let (true, Some(record)) = (recording, record.as_mut()) {
+                        record.resets += 1;
+                    }
+                    match event.id.and_then(parse_event_id) {
+                        Some((id_epoch, seq)) => {
+                            *epoch = Some(id_epoch.to_vec());
+                            stats.resynced_over += tracker.on_reset(seq);
+                        }
+                        None => stats.malformed += 1,
+                    }
+                }
+                b"heartbeat" => stats.heartbeats += 1,
+                b"shutdown" => {
+                    if let Ok(data) = serde_json::from_slice::<ShutdownData>(&event.data) {
+                        *shutdown_hint = Some(Duration::from_millis(data.reconnect_after_ms));
+                    }
+                    if let Some(record) = record.as_mut() {
+                        record.shutdown = true;
+                    }
+                }
+                _ => {}
             }
-            b"heartbeat" => stats.heartbeats += 1,
-            _ => {}
         });
+        drop(record);
         stats.deliveries += updates;
         if became_ready {
             connection.initialised = true;
@@ -520,28 +817,30 @@ impl Subscriber {
     }
 }
 
+/// Checks one `update` or `remove`; returns its sequence number if it is of
+/// the stream's epoch.
 fn on_update(
     event: &Event<'_>,
     epoch: &Option<Vec<u8>>,
     tracker: &mut SeqTracker,
     stats: &mut Stats,
     now_us: f64,
-) {
+) -> Option<u64> {
     let Some((id_epoch, seq)) = event.id.and_then(parse_event_id) else {
         stats.malformed += 1;
-        return;
+        return None;
     };
     match epoch {
         // An `init` without an id (nothing published yet) names no epoch.
         Some(epoch) if !epoch.is_empty() && epoch.as_slice() != id_epoch => {
             stats.foreign_epoch += 1;
-            return;
+            return None;
         }
         _ => {}
     }
     stats.count(tracker.on_update(seq));
     if event.name != b"update" {
-        return;
+        return Some(seq);
     }
     match serde_json::from_slice::<UpdateData<'_>>(&event.data) {
         Ok(UpdateData {
@@ -551,6 +850,7 @@ fn on_update(
         Ok(_) => {}
         Err(_) => stats.malformed += 1,
     }
+    Some(seq)
 }
 
 /// The HTTP state of one subscriber's response.
@@ -565,6 +865,14 @@ struct Connection {
     /// before `init`.
     epoch: Option<Vec<u8>>,
     initialised: bool,
+    /// When the connection was opened.
+    opened: Option<Instant>,
+    /// The server answered 200 with an event stream.
+    connected: bool,
+    /// The id of the last event seen (kept only by reconnecting subscribers).
+    last_id: Option<Vec<u8>>,
+    /// The `reconnect_after_ms` of a `shutdown` event.
+    shutdown_hint: Option<Duration>,
 }
 
 enum Body {
@@ -598,6 +906,7 @@ impl Connection {
             {
                 bail!("GET /api/events: content type {:?}", head.content_type);
             }
+            self.connected = true;
             self.body = Some(if head.chunked {
                 Body::Chunked(ChunkDecoder::default())
             } else {
@@ -631,6 +940,7 @@ async fn connect(
     server: SocketAddr,
     path: &str,
     source: Ipv4Addr,
+    last_id: Option<&[u8]>,
 ) -> Result<AsyncFd<std::net::TcpStream>> {
     let socket = TcpSocket::new_v4().context("socket()")?;
     socket
@@ -641,9 +951,12 @@ async fn connect(
         .await
         .with_context(|| format!("connecting from {source} to {server}"))?;
     stream.set_nodelay(true)?;
+    let resume = last_id.map_or_else(String::new, |id| {
+        format!("Last-Event-ID: {}\r\n", String::from_utf8_lossy(id))
+    });
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {server}\r\nAccept: text/event-stream\r\n\
-         Cache-Control: no-cache\r\n\r\n"
+         Cache-Control: no-cache\r\n{resume}\r\n"
     );
     stream
         .write_all(request.as_bytes())
@@ -718,6 +1031,9 @@ mod tests {
             scratch: RefCell::new(Vec::new()),
             close_mode: Cell::new(CloseMode::Graceful),
             progress: Arc::new(Progress::default()),
+            reconnect: None,
+            mark: Cell::new(None),
+            restart: RefCell::new(vec![SlotRestart::default(); slots]),
         })
     }
 
@@ -779,6 +1095,101 @@ mod tests {
             assert_eq!(stats.latency.max(), 2000);
             assert_eq!(local.trackers.borrow()[0].last(), Some(21));
         }
+    }
+
+    /// A stream that ends after `shutdown` is reopened with `Last-Event-ID`,
+    /// and the new stream's events count as live again after the mark.
+    #[tokio::test]
+    async fn a_subscriber_reconnects_with_the_last_event_id() {
+        use tokio::io::AsyncReadExt;
+        use tokio::net::TcpListener;
+
+        async fn read_head(socket: &mut tokio::net::TcpStream) -> String {
+            let mut head = Vec::new();
+            while head_end(&head).is_none() {
+                let mut buf = [0u8; 1024];
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed before the request head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&head).to_lowercase()
+        }
+        fn chunk(payload: &str) -> String {
+            format!("{:x}\r\n{payload}\r\n", payload.len())
+        }
+        const HEAD: &str = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+            transfer-encoding: chunked\r\n\r\n";
+        let update = |seq: u64| {
+            chunk(&format!(
+                "id: ep-{seq}\nevent: update\ndata: {{\"id\":\"x\",\"value\":{{\"kind\":\"number\",\"value\":1.0}}}}\n\n"
+            ))
+        };
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = listener.local_addr().unwrap();
+        let (restart, restarted) = oneshot::channel::<()>();
+        let (second_head, resumed_with) = oneshot::channel::<String>();
+        let fake = tokio::spawn(async move {
+            let (mut first, _) = listener.accept().await.unwrap();
+            read_head(&mut first).await;
+            let init = chunk("id: ep-5\nevent: init\ndata: {}\n\n");
+            first
+                .write_all(format!("{HEAD}{init}").as_bytes())
+                .await
+                .unwrap();
+            restarted.await.unwrap();
+            let shutdown = chunk("event: shutdown\ndata: {\"reconnect_after_ms\":20}\n\n");
+            let ending = format!("{}{shutdown}0\r\n\r\n", update(6));
+            first.write_all(ending.as_bytes()).await.unwrap();
+            drop(first);
+            let (mut second, _) = listener.accept().await.unwrap();
+            second_head.send(read_head(&mut second).await).unwrap();
+            second
+                .write_all(format!("{HEAD}{}", update(7)).as_bytes())
+                .await
+                .unwrap();
+            // Open until the subscriber hangs up.
+            let _ = second.read(&mut [0u8; 64]).await;
+        });
+
+        let pool = Pool::open(&PoolConfig {
+            server,
+            stream_path: "/api/events".into(),
+            count: 1,
+            threads: 1,
+            connect_concurrency: 1,
+            source_offset: 0,
+            reconnect: Some(Reconnect {
+                jitter: Duration::from_millis(10),
+                retry: Duration::from_millis(10),
+                give_up: Duration::from_secs(5),
+            }),
+        })
+        .unwrap();
+        pool.wait_ready(Duration::from_secs(5)).await.unwrap();
+        pool.mark().await;
+        restart.send(()).unwrap();
+        let started = Instant::now();
+        let view = loop {
+            let view = pool.restart_view(7).await;
+            if view.live_at.len() == 1 || started.elapsed() > Duration::from_secs(5) {
+                break view;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(view.live_at.len(), 1, "{view:?}");
+        assert_eq!(view.reconnected_at.len(), 1);
+        assert_eq!((view.shutdown_seen, view.resets, view.inits), (1, 0, 0));
+        assert_eq!((view.attempts, view.failed_attempts), (1, 0));
+        assert!(resumed_with
+            .await
+            .unwrap()
+            .contains("last-event-id: ep-6\r\n"));
+        let stats = pool.take_stats(7).await;
+        assert_eq!((stats.lost, stats.duplicated, stats.deliveries), (0, 0, 2));
+        assert_eq!(stats.ended_by_server, 1);
+        pool.close(CloseMode::Graceful).await;
+        fake.await.unwrap();
     }
 
     #[test]
