@@ -213,13 +213,15 @@ impl Hub {
     }
 
     /// Folds committed events into the store, records them in the history and
-    /// broadcasts them, in order.
-    pub fn apply(&self, events: Vec<Committed>) {
-        if events.is_empty() {
-            return;
-        }
+    /// broadcasts them, in order. `answer` (the log answering the publishers)
+    /// runs under the same lock once the state holds the events, so a read
+    /// after the answer sees them, and before the broadcast, so the
+    /// publishers' tasks are woken before thousands of viewers' streams and
+    /// their answers do not wait behind every delivery.
+    pub fn apply(&self, events: Vec<Committed>, answer: impl FnOnce()) {
         let mut state = self.lock();
         let now = Instant::now();
+        let mut frames = Vec::with_capacity(events.len());
         for event in events {
             match event.change {
                 Applied::Set(update) => state.store.commit(update),
@@ -230,8 +232,12 @@ impl Hub {
             debug_assert_eq!(event.seq, state.last_seq + 1);
             state.last_seq = event.seq;
             state.history.push(event.seq, event.frame.clone(), now);
+            frames.push(event.frame);
+        }
+        answer();
+        for frame in frames {
             // An error only means nobody is subscribed right now.
-            let _ = self.shared.sender.send(event.frame);
+            let _ = self.shared.sender.send(frame);
             self.shared.metrics.events_published.inc();
         }
         self.record_history_len(&state);

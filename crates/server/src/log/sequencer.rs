@@ -49,9 +49,11 @@ const TICK: Duration = Duration::from_secs(1);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVENTS: u64 = 10_000;
 
+type Reply = oneshot::Sender<Result<Vec<EventId>, AppendError>>;
+
 struct Request {
     append: Append,
-    reply: oneshot::Sender<Result<Vec<EventId>, AppendError>>,
+    reply: Reply,
 }
 
 /// The handle the application holds; see the module comment.
@@ -234,7 +236,7 @@ impl<S: Storage> Sequencer<S> {
         }
         if !self.dirty.is_empty() && self.health.available.load(Ordering::Relaxed) {
             // A failure is logged and counted inside; the next tick tries again.
-            let _ = self.commit_events(Vec::new(), true);
+            let _ = self.commit_events(Vec::new(), true, || {});
         }
     }
 
@@ -254,20 +256,33 @@ impl<S: Storage> Sequencer<S> {
         }
         let checkpoint_due = self.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
             || self.uncheckpointed + events.len() as u64 >= CHECKPOINT_EVENTS;
-        let result = self.commit_events(events, checkpoint_due);
-        for (reply, ids) in accepted {
-            let answer = match &result {
-                Ok(()) => Ok(ids),
-                Err(problem) => Err(AppendError::Unavailable(problem.clone())),
-            };
-            // The publisher may have gone; the change stands anyway.
-            let _ = reply.send(answer);
+        // The publisher may have gone; the change stands anyway.
+        let answer_all = |accepted: Vec<(Reply, Vec<EventId>)>| {
+            for (reply, ids) in accepted {
+                let _ = reply.send(Ok(ids));
+            }
+        };
+        let mut accepted = Some(accepted);
+        let result = self.commit_events(events, checkpoint_due, || {
+            answer_all(accepted.take().unwrap_or_default())
+        });
+        if let Err(problem) = result {
+            for (reply, _) in accepted.take().unwrap_or_default() {
+                let _ = reply.send(Err(AppendError::Unavailable(problem.clone())));
+            }
         }
     }
 
     /// Commits `events` (with a checkpoint if asked), then hands them to the
-    /// hub; or, if the storage fails, undoes them in the working state.
-    fn commit_events(&mut self, events: Vec<Committed>, checkpoint: bool) -> Result<(), String> {
+    /// hub, calling `answer` once the hub's state holds them and before they
+    /// are broadcast; or, if the storage fails, undoes them in the working
+    /// state and does not call `answer`.
+    fn commit_events(
+        &mut self,
+        events: Vec<Committed>,
+        checkpoint: bool,
+        answer: impl FnOnce(),
+    ) -> Result<(), String> {
         let started = Instant::now();
         let last_seq = events.last().map_or(self.last_seq, |event| event.seq);
         let result = {
@@ -298,7 +313,7 @@ impl<S: Storage> Sequencer<S> {
                 if !self.health.available.load(Ordering::Relaxed) {
                     self.set_available();
                 }
-                self.hub.apply(events);
+                self.hub.apply(events, answer);
                 Ok(())
             }
             Err(error) => {
