@@ -49,7 +49,9 @@ pub enum ResetReason {
     Lagged,
     /// It resumed from an event that has left the history.
     Expired,
-    /// It resumed with an id from another server run (a restart).
+    /// It resumed with an id of another epoch: another log (a new database,
+    /// a memory-only run, or a restart after a machine crash under
+    /// `--sync normal`).
     ForeignEpoch,
     /// It resumed with an id that is not one (garbage, or never handed out).
     InvalidId,
@@ -248,7 +250,7 @@ impl Hub {
         self.lock().store.clone()
     }
 
-    /// A copy of every widget, for reads and for saving.
+    /// A copy of every widget, for reads.
     pub fn contents(&self) -> Contents {
         let state = self.lock();
         Contents {
@@ -402,7 +404,7 @@ impl Hub {
                 }),
         };
         if let Err(reason) = outcome {
-            // Every browser that outlived a restart sends one of these: not a
+            // Every browser that outlived a new epoch sends one of these: not a
             // client error worth more than a debug line.
             let shown: String = raw.chars().take(80).collect();
             tracing::debug!(last_event_id = %shown, reason = reason.as_str(), "cannot resume; sending a reset");
