@@ -783,3 +783,57 @@ async fn a_viewer_beyond_the_history_bounds_gets_a_reset_after_a_restart() {
         assert_eq!(id, next);
     }
 }
+
+/// Durability does not serialize the API: publishes that arrive while a
+/// commit (and its fsync) is under way are committed together with the next
+/// one. 32 publishers sending back to back: fewer commits than publishes,
+/// and every publish acknowledged with its own id, in one gap-free order.
+#[actix_web::test]
+async fn concurrent_publishes_share_commits() {
+    const PUBLISHERS: usize = 32;
+    const EACH: usize = 20;
+    let dir = tempfile::tempdir().unwrap();
+    // The per-token rate limit is not what this is about.
+    let unlimited = ["--publish-rate", "1000000", "--publish-burst", "1000000"];
+    let server = ServerProcess::start_in(dir.path(), &unlimited).await;
+    let mut tasks = Vec::new();
+    for publisher in 0..PUBLISHERS {
+        let base = server.base.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut seqs = Vec::new();
+            for i in 0..EACH {
+                let response = client
+                    .post(format!("{base}/api/widgets/p{publisher}"))
+                    .bearer_auth(TOKEN)
+                    .json(&json!({"value": i}))
+                    .send()
+                    .await
+                    .expect("publish answered");
+                assert_eq!(response.status(), 200);
+                let answer: Value = response.json().await.expect("JSON answer");
+                seqs.push(seq_of(answer["event_id"].as_str().expect("event_id")));
+            }
+            seqs
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.extend(task.await.expect("publisher task"));
+    }
+    seqs.sort_unstable();
+    let publishes = (PUBLISHERS * EACH) as u64;
+    assert_eq!(
+        seqs,
+        (1..=publishes).collect::<Vec<_>>(),
+        "one id each, no gap"
+    );
+    let metrics = metrics_text(&server.base).await;
+    let commits = metric_in(&metrics, "pulseboard_storage_commit_seconds_count")
+        .expect("the commit histogram");
+    assert!(
+        commits < publishes as f64,
+        "{commits} commits for {publishes} concurrent publishes: each waited for its own"
+    );
+    eprintln!("{publishes} publishes in {commits} commits");
+}
