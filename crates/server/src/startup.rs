@@ -99,8 +99,10 @@ impl Application {
         let app_hub = web::Data::new(hub.clone());
         let app_log = web::Data::new(log.clone());
         let app_readiness = web::Data::new(readiness.clone());
-        let static_dir = config.static_dir.clone();
-        static_files::check(&static_dir);
+        // Reads and compresses the SPA once, before any worker starts (the
+        // wasm's brotli copy follows from a background thread): every worker
+        // serves the same bytes from memory.
+        let spa = web::Data::from(static_files::Spa::load(&config.static_dir));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_hub.clone())
@@ -130,6 +132,9 @@ impl Application {
                     web::scope("")
                         // Static files, JSON and metrics.
                         .wrap(from_fn(security::add_headers))
+                        // Compresses JSON and metrics. It leaves a response
+                        // that names its encoding alone: static files are
+                        // compressed once, at start, or say `identity`.
                         .wrap(Compress::default())
                         .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
                         .route("/healthz", web::get().to(routes::health::healthz))
@@ -160,7 +165,7 @@ impl Application {
                         .service(
                             web::scope("")
                                 .wrap(from_fn(static_files::close_connection))
-                                .service(static_files::service(&static_dir)),
+                                .service(static_files::service(spa.clone())),
                         ),
                 )
         })
