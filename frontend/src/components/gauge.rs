@@ -1,4 +1,4 @@
-use protocol::Gauge;
+use protocol::{Gauge, Thresholds};
 use yew::prelude::*;
 
 use crate::chart::{self, GAUGE_START_DEG, GAUGE_SWEEP_DEG};
@@ -25,7 +25,9 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
         value, min, max, ..
     } = gauge;
     let unit = gauge.unit.as_deref();
-    let (figure, free_unit) = format::value_parts(*value, unit);
+    let (figure, free_unit) =
+        format::value_parts_against(*value, unit, Some(&thresholds_of(gauge)));
+    let exact = format::exact(*value, unit);
     // Drawn clamped to the dial; the figure says the real value.
     let ratio = chart::ratio(*value, *min, *max);
     let level = level::of_gauge(gauge);
@@ -35,14 +37,21 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
         .thresholds
         .map(|thresholds| chart::threshold_zones(&thresholds, *min, *max))
         .unwrap_or_default();
+    // How full it is, by the same number rules (never "100 %" short of full),
+    // and not clamped: past the top of the dial reads "120 %".
+    let span = max - min;
+    let filled = if span > 0.0 && value.is_finite() {
+        format::value((value - min) * 100.0 / span, Some("%"))
+    } else {
+        format::value(ratio * 100.0, Some("%"))
+    };
     // For a percentage the value says it all; otherwise tell how full it is.
-    let caption = (unit != Some("%"))
-        .then(|| format!("{:.0} % of {}", ratio * 100.0, format::value(*max, unit)));
+    let caption = (unit != Some("%")).then(|| format!("{filled} of {}", format::value(*max, unit)));
     html! {
         <div class={classes!("gauge", format!("level--{}", level::class(level)))}>
             <div class="gauge-dial">
                 <svg class="gauge-svg" viewBox="0 0 200 150" role="img"
-                    aria-label={format!("{:.0} percent", ratio * 100.0)}>
+                    aria-label={format!("{} percent", filled.trim_end_matches(" %"))}>
                     { for zones.iter().map(|zone| {
                         let start = GAUGE_START_DEG + GAUGE_SWEEP_DEG * zone.from;
                         let sweep = GAUGE_SWEEP_DEG * (zone.to - zone.from);
@@ -59,7 +68,10 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
                     }
                 </svg>
                 <div class="gauge-center">
-                    <div class="gauge-value" data-testid="widget-value">
+                    // `role="img"`: screen readers take the exact value
+                    // (`aria-label`) for the rounded figure.
+                    <div class="gauge-value" data-testid="widget-value"
+                        role="img" aria-label={exact.clone()} title={exact}>
                         { figure }
                         if let Some(unit) = free_unit {
                             <span class="unit">{ " " }{ unit }</span>
@@ -76,4 +88,18 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
             </div>
         </div>
     }
+}
+
+/// The thresholds the gauge is coloured by (its own, else the default
+/// fractions of its range, as in [`level::of_gauge`]), which the figure must
+/// not appear to reach before the value does.
+fn thresholds_of(gauge: &Gauge) -> Thresholds {
+    gauge.thresholds.unwrap_or_else(|| {
+        let span = gauge.max - gauge.min;
+        let at = |fraction: f64| (span > 0.0).then_some(gauge.min + span * fraction);
+        Thresholds {
+            warn: at(level::GAUGE_WARN_AT),
+            critical: at(level::GAUGE_CRITICAL_AT),
+        }
+    })
 }

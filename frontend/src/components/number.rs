@@ -16,6 +16,9 @@ const SPARK_HEIGHT: f64 = 40.0;
 /// change since the previous value (red when it heads towards `critical`,
 /// green when away), and a sparkline of the recent values.
 ///
+/// The figure never reads as a threshold the value has not reached (it takes
+/// more digits instead); its tooltip and accessible name are the exact value.
+///
 /// DOM contract: `data-testid="widget-value"` (the figure), `number-delta`
 /// (arrow and change, once there is a previous value), `sparkline` (the SVG,
 /// from two recent values on).
@@ -23,7 +26,9 @@ const SPARK_HEIGHT: f64 = 40.0;
 pub fn NumberView(props: &NumberProps) -> Html {
     let number = &props.number;
     let unit = number.unit.as_deref();
-    let (figure, free_unit) = format::value_parts(number.value, unit);
+    let (figure, free_unit) =
+        format::value_parts_against(number.value, unit, number.thresholds.as_ref());
+    let exact = format::exact(number.value, unit);
     let delta = number
         .previous
         .and_then(|previous| format::delta(number.value, previous, unit));
@@ -42,7 +47,10 @@ pub fn NumberView(props: &NumberProps) -> Html {
     let spark = chart::sparkline(&number.recent, SPARK_WIDTH, SPARK_HEIGHT);
     html! {
         <div class="number">
-            <div class={classes!("big-value", level)} data-testid="widget-value">
+            // `role="img"` so that screen readers take the exact value
+            // (`aria-label`) for the rounded figure.
+            <div class={classes!("big-value", level)} data-testid="widget-value"
+                role="img" aria-label={exact.clone()} title={exact}>
                 { figure }
                 if let Some(unit) = free_unit {
                     <span class="unit">{ " " }{ unit }</span>

@@ -24,20 +24,29 @@ const PALETTE: usize = 6;
 pub fn SeriesView(props: &SeriesProps) -> Html {
     let series = &props.series;
     let unit = series.unit.as_deref();
+    // A line's latest value: the figure, and the exact value for its
+    // tooltip and accessible name.
     let latest = |i: usize| {
         series
             .lines
             .get(i)
             .and_then(|line| line.points.last())
-            .map(|point| format::value(point.1, unit))
+            .map(|point| (format::value(point.1, unit), format::exact(point.1, unit)))
+            .unwrap_or_else(|| {
+                (
+                    format::NOT_A_NUMBER.to_owned(),
+                    format::NOT_A_NUMBER.to_owned(),
+                )
+            })
     };
-    let headline = latest(0).unwrap_or_else(|| format::NOT_A_NUMBER.to_owned());
+    let (headline, headline_exact) = latest(0);
     let first_name = series.lines.first().map(|line| line.name.clone());
 
     let Some(plot) = chart::plot(&series.lines, unit, WIDTH, HEIGHT) else {
         return html! {
             <div class="series">
-                <div class="big-value" data-testid="widget-value">{ headline }</div>
+                <div class="big-value" data-testid="widget-value"
+                    role="img" aria-label={headline_exact.clone()} title={headline_exact}>{ headline }</div>
                 <div class="series-empty">{ "No data yet" }</div>
             </div>
         };
@@ -57,7 +66,9 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
     html! {
         <div class="series">
             <div class="series-head">
-                <div class="big-value" data-testid="widget-value">{ headline }</div>
+                // `role="img"`: screen readers take the exact value for the figure.
+                <div class="big-value" data-testid="widget-value"
+                    role="img" aria-label={headline_exact.clone()} title={headline_exact}>{ headline }</div>
                 if series.lines.len() > 1 {
                     if let Some(name) = first_name {
                         <span class="series-head-name">{ name }</span>
@@ -94,14 +105,17 @@ pub fn SeriesView(props: &SeriesProps) -> Html {
                 }) }
             </div>
             <ul class="legend">
-                { for series.lines.iter().enumerate().map(|(i, line)| html! {
-                    <li class={format!("series-{}", i % PALETTE)}>
-                        <span class="legend-swatch" aria-hidden="true"></span>
-                        <span class="legend-name">{ &line.name }</span>
-                        <span class="legend-value">
-                            { latest(i).unwrap_or_else(|| format::NOT_A_NUMBER.to_owned()) }
-                        </span>
-                    </li>
+                { for series.lines.iter().enumerate().map(|(i, line)| {
+                    let (value, exact) = latest(i);
+                    html! {
+                        <li class={format!("series-{}", i % PALETTE)}>
+                            <span class="legend-swatch" aria-hidden="true"></span>
+                            <span class="legend-name">{ &line.name }</span>
+                            <span class="legend-value" role="img" aria-label={exact.clone()} title={exact}>
+                                { value }
+                            </span>
+                        </li>
+                    }
                 }) }
             </ul>
         </div>
