@@ -345,7 +345,7 @@ pub enum StorageKind {
     Memory,
 }
 
-/// How commits reach the disk (`--sync`); see crate::log::sqlite.
+/// How commits reach the disk (`--sync`); see `log/sqlite.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SyncMode {
     /// Every commit is fsynced: survives power loss.

@@ -1,6 +1,6 @@
 //! The hub: keeps the committed state and fans events out.
 //!
-//! The log (`crate::log`) decides the order of changes and makes them
+//! The log (`log/`) decides the order of changes and makes them
 //! durable; it hands each committed group to [`Hub::apply`], which folds it
 //! into the store, records it in the history and broadcasts it. Every event
 //! is serialized once, by the log, into an [`Arc<Frame>`]; subscribers

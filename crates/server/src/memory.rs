@@ -40,8 +40,10 @@ pub fn spawn_reclaimer(metrics: Metrics) -> JoinHandle<()> {
     })
 }
 
+/// Gives the allocator's free pages back to the OS (glibc keeps them
+/// otherwise).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_pages() {
+pub fn release_free_pages() {
     // SAFETY: malloc_trim only inspects and shrinks the allocator's own free
     // lists; it is safe to call at any time from any thread.
     unsafe {
@@ -50,4 +52,4 @@ fn release_free_pages() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_pages() {}
+pub fn release_free_pages() {}

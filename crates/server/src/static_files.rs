@@ -127,7 +127,8 @@ impl Spa {
             }
             files.insert(key, Arc::new(asset));
         }
-        release_free_pages();
+        // brotli at quality 11 uses several MiB per MiB of input: give it back.
+        crate::memory::release_free_pages();
         let spa = Arc::new(Spa {
             dir: dir.to_owned(),
             files: RwLock::new(files),
@@ -164,7 +165,7 @@ impl Spa {
                         .unwrap_or_else(PoisonError::into_inner)
                         .insert(key, Arc::new(with_brotli));
                 }
-                release_free_pages();
+                crate::memory::release_free_pages();
                 spa.log_sizes(started);
             });
         if let Err(error) = spawned {
@@ -272,21 +273,6 @@ fn collect(root: &Path, dir: &Path, depth: usize, found: &mut Vec<(String, Vec<u
         }
     }
 }
-
-/// Gives the free pages of the compressors' working memory back to the
-/// OS: brotli at quality 11 uses several MiB per MiB of input, which glibc
-/// would otherwise keep for good.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_pages() {
-    // SAFETY: malloc_trim only inspects and shrinks the allocator's own free
-    // lists; it is safe to call at any time from any thread.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_pages() {}
 
 fn asset(key: &str, bytes: Vec<u8>, with_brotli: bool) -> Asset {
     let name = key.rsplit('/').next().unwrap_or(key);
