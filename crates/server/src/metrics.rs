@@ -87,7 +87,7 @@ impl Metrics {
             .expect("static metric"),
             storage_errors: IntCounter::new(
                 "storage_errors_total",
-                "Commits (and probes) of the log's storage that failed",
+                "Commits of the log's storage that failed (its probes while failing are not counted)",
             )
             .expect("static metric"),
             storage_commit_seconds: Histogram::with_opts(

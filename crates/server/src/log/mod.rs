@@ -95,10 +95,7 @@ impl Log {
 
     /// Sets one widget.
     pub async fn publish(&self, change: impl Into<Change>) -> Result<EventId, AppendError> {
-        let ids = self.append(Append::Set(vec![change.into()])).await?;
-        ids.into_iter()
-            .next()
-            .ok_or_else(|| AppendError::Unavailable("the log returned no id".into()))
+        only_id(self.append(Append::Set(vec![change.into()])).await?)
     }
 
     /// Sets several widgets, all or none.
@@ -108,10 +105,7 @@ impl Log {
 
     /// Deletes a widget.
     pub async fn remove(&self, id: WidgetId) -> Result<EventId, AppendError> {
-        let ids = self.append(Append::Remove(id)).await?;
-        ids.into_iter()
-            .next()
-            .ok_or_else(|| AppendError::Unavailable("the log returned no id".into()))
+        only_id(self.append(Append::Remove(id)).await?)
     }
 
     pub fn health(&self) -> Health {
@@ -121,6 +115,13 @@ impl Log {
     pub fn close(&self) {
         self.0.close()
     }
+}
+
+/// The id of an append of one change.
+fn only_id(ids: Vec<EventId>) -> Result<EventId, AppendError> {
+    ids.into_iter()
+        .next()
+        .ok_or_else(|| AppendError::Unavailable("the log returned no id".into()))
 }
 
 /// A durable home for the log's events and state, written by one thread.

@@ -236,7 +236,7 @@ impl<S: Storage> Sequencer<S> {
         }
         if !self.dirty.is_empty() && self.health.available.load(Ordering::Relaxed) {
             // A failure is logged and counted inside; the next tick tries again.
-            let _ = self.commit_events(Vec::new(), true, || {});
+            self.commit_events(Vec::new(), true, Vec::new());
         }
     }
 
@@ -256,33 +256,19 @@ impl<S: Storage> Sequencer<S> {
         }
         let checkpoint_due = self.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
             || self.uncheckpointed + events.len() as u64 >= CHECKPOINT_EVENTS;
-        // The publisher may have gone; the change stands anyway.
-        let answer_all = |accepted: Vec<(Reply, Vec<EventId>)>| {
-            for (reply, ids) in accepted {
-                let _ = reply.send(Ok(ids));
-            }
-        };
-        let mut accepted = Some(accepted);
-        let result = self.commit_events(events, checkpoint_due, || {
-            answer_all(accepted.take().unwrap_or_default())
-        });
-        if let Err(problem) = result {
-            for (reply, _) in accepted.take().unwrap_or_default() {
-                let _ = reply.send(Err(AppendError::Unavailable(problem.clone())));
-            }
-        }
+        self.commit_events(events, checkpoint_due, accepted);
     }
 
     /// Commits `events` (with a checkpoint if asked), then hands them to the
-    /// hub, calling `answer` once the hub's state holds them and before they
-    /// are broadcast; or, if the storage fails, undoes them in the working
-    /// state and does not call `answer`.
+    /// hub, which answers `accepted` once its state holds them and before it
+    /// broadcasts them; or, if the storage fails, undoes them in the working
+    /// state and answers `accepted` with the failure.
     fn commit_events(
         &mut self,
         events: Vec<Committed>,
         checkpoint: bool,
-        answer: impl FnOnce(),
-    ) -> Result<(), String> {
+        accepted: Vec<(Reply, Vec<EventId>)>,
+    ) {
         let started = Instant::now();
         let last_seq = events.last().map_or(self.last_seq, |event| event.seq);
         let result = {
@@ -313,8 +299,12 @@ impl<S: Storage> Sequencer<S> {
                 if !self.health.available.load(Ordering::Relaxed) {
                     self.set_available();
                 }
-                self.hub.apply(events, answer);
-                Ok(())
+                self.hub.apply(events, || {
+                    for (reply, ids) in accepted {
+                        // The publisher may have gone; the change stands anyway.
+                        let _ = reply.send(Ok(ids));
+                    }
+                });
             }
             Err(error) => {
                 metrics.storage_errors.inc();
@@ -328,7 +318,9 @@ impl<S: Storage> Sequencer<S> {
                 if !events.is_empty() {
                     self.working = self.hub.clone_store();
                 }
-                Err(problem)
+                for (reply, _) in accepted {
+                    let _ = reply.send(Err(AppendError::Unavailable(problem.clone())));
+                }
             }
         }
     }
