@@ -39,18 +39,6 @@ fn find<'a>(widgets: &'a Value, id: &str) -> Option<&'a Value> {
         .find(|w| w["id"] == id)
 }
 
-/// Publishes `body` to `widget`, which must be acknowledged; returns its id.
-async fn publish(server: &ServerProcess, widget: &str, body: Value) -> String {
-    let response = server.publish(widget, body.clone()).await;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or_default();
-    assert_eq!(status, 200, "publish {widget} {body}: {answer}");
-    answer["event_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no event_id in {answer}"))
-        .to_owned()
-}
-
 /// `POST /api/batch`, which must be acknowledged; returns the ids.
 async fn batch(server: &ServerProcess, updates: Value) -> Vec<String> {
     let answer = common::call(
@@ -572,9 +560,17 @@ async fn viewers_resume_across_a_restart(signal: &str) {
     // Seen by both.
     let mut ids = Vec::new();
     for value in 1..=3 {
-        ids.push(publish(&first, "orders", json!({"kind": "number", "value": value})).await);
+        ids.push(
+            first
+                .publish_ok("orders", json!({"kind": "number", "value": value}))
+                .await,
+        );
     }
-    ids.push(publish(&first, "deploys", json!({"kind": "log", "line": "v1"})).await);
+    ids.push(
+        first
+            .publish_ok("deploys", json!({"kind": "log", "line": "v1"}))
+            .await,
+    );
     for viewer in [&mut away, &mut present] {
         for id in &ids {
             let (_, got, _) = next_event(viewer, "live").await;
@@ -585,7 +581,11 @@ async fn viewers_resume_across_a_restart(signal: &str) {
     drop(away);
 
     // Missed by `away`: updates, a batch and a delete, before the restart.
-    let mut before = vec![publish(&first, "orders", json!({"kind": "number", "value": 4})).await];
+    let mut before = vec![
+        first
+            .publish_ok("orders", json!({"kind": "number", "value": 4}))
+            .await,
+    ];
     before.extend(
         batch(
             &first,
@@ -599,12 +599,12 @@ async fn viewers_resume_across_a_restart(signal: &str) {
     );
     before.push(delete(&first, "queue").await);
     before.push(
-        publish(
-            &first,
-            "orders-window",
-            json!({"kind": "series", "window": 5, "points": [1, 2, 3]}),
-        )
-        .await,
+        first
+            .publish_ok(
+                "orders-window",
+                json!({"kind": "series", "window": 5, "points": [1, 2, 3]}),
+            )
+            .await,
     );
     // `present` sees them live: the reference for what the replay must send.
     let mut live_before = Vec::new();
@@ -636,8 +636,12 @@ async fn viewers_resume_across_a_restart(signal: &str) {
     // Published (and acknowledged) after the restart, before they come back:
     // ids continue where they stopped.
     let after = vec![
-        publish(&second, "orders", json!({"kind": "number", "value": 5})).await,
-        publish(&second, "deploys", json!({"kind": "log", "line": "v3"})).await,
+        second
+            .publish_ok("orders", json!({"kind": "number", "value": 5}))
+            .await,
+        second
+            .publish_ok("deploys", json!({"kind": "log", "line": "v3"}))
+            .await,
         delete(&second, "build").await,
     ];
     assert_eq!(
@@ -680,7 +684,9 @@ async fn viewers_resume_across_a_restart(signal: &str) {
     }
 
     // Then live events, once each, with nothing replayed twice in between.
-    let live = publish(&second, "orders", json!({"kind": "number", "value": 6})).await;
+    let live = second
+        .publish_ok("orders", json!({"kind": "number", "value": 6}))
+        .await;
     for (who, viewer) in [("away", &mut away), ("present", &mut present)] {
         let (name, id, data) = next_event(viewer, who).await;
         assert_eq!(
@@ -722,14 +728,20 @@ async fn a_viewer_beyond_the_history_bounds_gets_a_reset_after_a_restart() {
     let (epoch, _, _) = listing(&first).await;
     let mut viewer = SseClient::connect(&events_url(&first)).await;
     viewer.init().await;
-    let seen = publish(&first, "orders", json!({"kind": "number", "value": 0})).await;
+    let seen = first
+        .publish_ok("orders", json!({"kind": "number", "value": 0}))
+        .await;
     let (_, id, _) = next_event(&mut viewer, "live").await;
     assert_eq!(id, seen);
     drop(viewer);
 
     let mut ids = Vec::new();
     for value in 1..=20 {
-        ids.push(publish(&first, "orders", json!({"kind": "number", "value": value})).await);
+        ids.push(
+            first
+                .publish_ok("orders", json!({"kind": "number", "value": value}))
+                .await,
+        );
     }
     first.stop("TERM").await;
     let second = ServerProcess::start_in(dir.path(), &settings).await;
@@ -777,7 +789,9 @@ async fn a_viewer_beyond_the_history_bounds_gets_a_reset_after_a_restart() {
     }
 
     // And every stream goes on live, after the replay as after the reset.
-    let next = publish(&second, "orders", json!({"kind": "number", "value": 21})).await;
+    let next = second
+        .publish_ok("orders", json!({"kind": "number", "value": 21}))
+        .await;
     for viewer in std::iter::once(&mut within).chain(&mut reset_viewers) {
         let (_, id, _) = next_event(viewer, "live after replay or reset").await;
         assert_eq!(id, next);

@@ -14,81 +14,74 @@ use common::{decode, SseClient};
 use protocol::ServerEvent;
 use serde_json::{json, Value};
 
-async fn publish(server: &ServerProcess, widget: &str, body: Value) {
-    let response = server.publish(widget, body.clone()).await;
-    let status = response.status();
-    let answer = response.text().await.unwrap_or_default();
-    assert_eq!(status, 200, "publish {widget} {body}: {answer}");
-}
-
 /// One widget of every kind, with the state only a store keeps: a number's
 /// recent values, a series window and a log tail (each over several
 /// publishes, with some points and lines already dropped), titles and
 /// `expect_every`.
 async fn publish_every_kind(server: &ServerProcess) {
-    publish(
-        server,
-        "revenue",
-        json!({"kind": "number", "value": 7450, "unit": "€",
+    server
+        .publish_ok(
+            "revenue",
+            json!({"kind": "number", "value": 7450, "unit": "€",
         "thresholds": {"warn": 9000, "critical": 5000}, "title": "Revenue", "expect_every": 60}),
-    )
-    .await;
-    publish(
-        server,
-        "revenue",
-        json!({"kind": "number", "value": 7610, "unit": "€"}),
-    )
-    .await;
-    publish(
-        server,
-        "queue",
-        json!({"kind": "gauge", "value": 412, "min": 10, "max": 1000, "unit": "jobs"}),
-    )
-    .await;
-    publish(
-        server,
-        "orders",
-        json!({"kind": "series", "window": 3, "unit": "/min",
+        )
+        .await;
+    server
+        .publish_ok(
+            "revenue",
+            json!({"kind": "number", "value": 7610, "unit": "€"}),
+        )
+        .await;
+    server
+        .publish_ok(
+            "queue",
+            json!({"kind": "gauge", "value": 412, "min": 10, "max": 1000, "unit": "jobs"}),
+        )
+        .await;
+    server
+        .publish_ok(
+            "orders",
+            json!({"kind": "series", "window": 3, "unit": "/min",
         "lines": {"web": [[1_767_225_600_000_u64, 31], [1_767_225_660_000_u64, 35]], "app": [12]}}),
-    )
-    .await;
-    publish(
-        server,
-        "orders",
-        json!({"kind": "series", "window": 3, "lines": {"web": [38, 41]}}),
-    )
-    .await;
-    publish(
-        server,
-        "top-pages",
-        json!({"kind": "list", "rows": [{"label": "/", "value": 1204},
+        )
+        .await;
+    server
+        .publish_ok(
+            "orders",
+            json!({"kind": "series", "window": 3, "lines": {"web": [38, 41]}}),
+        )
+        .await;
+    server
+        .publish_ok(
+            "top-pages",
+            json!({"kind": "list", "rows": [{"label": "/", "value": 1204},
         {"label": "/pricing", "value": "873"}]}),
-    )
-    .await;
-    publish(
-        server,
-        "build",
-        json!({"kind": "status", "level": "warn", "message": "flaky", "title": "Build"}),
-    )
-    .await;
-    publish(
-        server,
-        "oncall",
-        json!({"kind": "text", "text": "Alice, then Bob", "expect_every": 86_400}),
-    )
-    .await;
-    publish(
-        server,
-        "deploys",
-        json!({"kind": "log", "max_lines": 3, "lines": ["v1", "v2"]}),
-    )
-    .await;
-    publish(
-        server,
-        "deploys",
-        json!({"kind": "log", "max_lines": 3, "lines": ["v3", "v4"]}),
-    )
-    .await;
+        )
+        .await;
+    server
+        .publish_ok(
+            "build",
+            json!({"kind": "status", "level": "warn", "message": "flaky", "title": "Build"}),
+        )
+        .await;
+    server
+        .publish_ok(
+            "oncall",
+            json!({"kind": "text", "text": "Alice, then Bob", "expect_every": 86_400}),
+        )
+        .await;
+    server
+        .publish_ok(
+            "deploys",
+            json!({"kind": "log", "max_lines": 3, "lines": ["v1", "v2"]}),
+        )
+        .await;
+    server
+        .publish_ok(
+            "deploys",
+            json!({"kind": "log", "max_lines": 3, "lines": ["v3", "v4"]}),
+        )
+        .await;
 }
 
 /// Checks the widgets hold what [`publish_every_kind`] left, as JSON.
@@ -209,14 +202,15 @@ async fn every_kind_survives_a_sigterm_restart_in_the_same_epoch() {
     // And the restored state is live: appends continue the saved window and
     // tail (whose bounds are kept when an update leaves them out), a number's
     // delta is against the saved value.
-    publish(
-        &second,
-        "orders",
-        json!({"kind": "series", "lines": {"web": [44]}}),
-    )
-    .await;
-    publish(&second, "deploys", json!({"kind": "log", "line": "v5"})).await;
-    publish(&second, "revenue", json!({"kind": "number", "value": 7700})).await;
+    second
+        .publish_ok("orders", json!({"kind": "series", "lines": {"web": [44]}}))
+        .await;
+    second
+        .publish_ok("deploys", json!({"kind": "log", "line": "v5"}))
+        .await;
+    second
+        .publish_ok("revenue", json!({"kind": "number", "value": 7700}))
+        .await;
     let ServerEvent::Update(update) = decode(&viewer.next_named("update").await) else {
         unreachable!()
     };
@@ -269,9 +263,15 @@ async fn every_kind_survives_sigkill_right_after_the_answers() {
 async fn a_delete_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = ServerProcess::start_in(dir.path(), &[]).await;
-    publish(&first, "kept", json!({"kind": "number", "value": 1})).await;
-    publish(&first, "gone", json!({"kind": "number", "value": 2})).await;
-    publish(&first, "last", json!({"kind": "number", "value": 3})).await;
+    first
+        .publish_ok("kept", json!({"kind": "number", "value": 1}))
+        .await;
+    first
+        .publish_ok("gone", json!({"kind": "number", "value": 2}))
+        .await;
+    first
+        .publish_ok("last", json!({"kind": "number", "value": 3}))
+        .await;
     let deleted = common::call(
         reqwest::Method::DELETE,
         &format!("{}/api/widgets/gone", first.base),
@@ -297,7 +297,9 @@ async fn the_data_directory_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("not/there/yet");
     let mut first = ServerProcess::start_in(&data, &[]).await;
-    publish(&first, "a", json!({"kind": "text", "text": "saved"})).await;
+    first
+        .publish_ok("a", json!({"kind": "text", "text": "saved"}))
+        .await;
     let widgets = first.widgets().await;
     first.stop("TERM").await;
     assert!(data.join("pulseboard.db").is_file());
@@ -310,7 +312,9 @@ async fn nothing_is_written_with_memory_storage() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     let mut server = ServerProcess::start(&["--storage", "memory", "--data-dir", data]).await;
-    publish(&server, "a", json!({"kind": "number", "value": 1})).await;
+    server
+        .publish_ok("a", json!({"kind": "number", "value": 1}))
+        .await;
     let (_, first) = server.get_json("/api/widgets").await;
     server.stop("TERM").await;
     assert_eq!(files_in(dir.path()), Vec::<String>::new());
@@ -376,7 +380,9 @@ async fn a_bad_state_file_is_moved_aside(make: impl FnOnce(&Path), check_aside: 
         "a warning says so:\n{}",
         server.log()
     );
-    publish(&server, "fresh", json!({"kind": "number", "value": 1})).await;
+    server
+        .publish_ok("fresh", json!({"kind": "number", "value": 1}))
+        .await;
     server.stop("TERM").await;
 
     let restarted = ServerProcess::start_in(dir.path(), &[]).await;

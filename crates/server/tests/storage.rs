@@ -9,7 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::process::{path_str, run_to_exit, ServerProcess, TOKEN};
+use common::process::{path_str, run_to_exit, ServerProcess, BASE_ARGS, TOKEN};
 use common::{
     assert_api_error, call, eventually, metric_in, metrics_text, seq_of, SseClient, SOON,
 };
@@ -31,18 +31,6 @@ async fn post(server: &ServerProcess, path: &str, body: &Value) -> reqwest::Resp
     .await
     .expect("answered within SOON")
     .expect("request succeeds")
-}
-
-/// Publishes `body` to `widget`, which must be acknowledged; returns its id.
-async fn publish(server: &ServerProcess, widget: &str, body: Value) -> String {
-    let response = server.publish(widget, body.clone()).await;
-    let status = response.status();
-    let answer: Value = response.json().await.unwrap_or_default();
-    assert_eq!(status, 200, "publish {widget}: {answer}");
-    answer["event_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no event_id in {answer}"))
-        .to_owned()
 }
 
 /// The whole body of `GET /api/widgets`.
@@ -109,14 +97,13 @@ fn big_log(tag: &str) -> Value {
 async fn a_failing_disk_refuses_publishes_until_it_works_again() {
     let dir = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start_in(dir.path(), &["--heartbeat-interval", "200ms"]).await;
-    publish(&server, "kept", json!({"kind": "number", "value": 1})).await;
-    publish(&server, "big", big_log("before")).await;
-    let last_ok = publish(
-        &server,
-        "doomed",
-        json!({"kind": "text", "text": "still here"}),
-    )
-    .await;
+    server
+        .publish_ok("kept", json!({"kind": "number", "value": 1}))
+        .await;
+    server.publish_ok("big", big_log("before")).await;
+    let last_ok = server
+        .publish_ok("doomed", json!({"kind": "text", "text": "still here"}))
+        .await;
     let before = listing(&server).await;
     assert_eq!(before["last_event_id"], last_ok.as_str());
     assert_eq!(readyz(&server).await.0, 200);
@@ -216,7 +203,7 @@ async fn a_failing_disk_refuses_publishes_until_it_works_again() {
 
     // Publishing works again; the refused changes left no id behind: the next
     // one follows the last acknowledged, and it is the stream's next event.
-    let after = publish(&server, "big", big_log("after")).await;
+    let after = server.publish_ok("big", big_log("after")).await;
     assert_eq!(
         seq_of(&after),
         seq_of(&last_ok) + 1,
@@ -257,28 +244,17 @@ async fn a_failing_disk_refuses_publishes_until_it_works_again() {
 // (b) A corrupt or unreadable database stops the start, untouched.
 // ---------------------------------------------------------------------------
 
-fn bare_args(dir: &Path) -> Vec<&str> {
-    vec![
-        "--addr",
-        "127.0.0.1:0",
-        "--host-metrics",
-        "false",
-        "--static-dir",
-        "/nonexistent",
-        "--publish-token",
-        TOKEN,
-        "--data-dir",
-        path_str(dir),
-    ]
-}
-
 /// Starts the binary on `dir`, whose `pulseboard.db` is bad: it must exit
 /// with code 1 within `SOON`, name the file on stderr, and leave it as it was.
 async fn refuses_to_start(dir: &Path, what: &str) {
     let db = dir.join(DB);
     let snapshot = |path: &PathBuf| -> Option<Vec<u8>> { std::fs::read(path).ok() };
     let bytes = snapshot(&db);
-    let (status, stderr) = run_to_exit(&bare_args(dir), &[]).await;
+    let (status, stderr) = run_to_exit(
+        &[&BASE_ARGS[..], &["--data-dir", path_str(dir)]].concat(),
+        &[],
+    )
+    .await;
     assert_eq!(
         status.code(),
         Some(1),
@@ -314,12 +290,12 @@ async fn a_truncated_database_stops_the_start_and_is_left_untouched() {
     let mut server = ServerProcess::start_in(dir.path(), &[]).await;
     // Many pages of widgets, so half the file holds some of them.
     for i in 0..40 {
-        publish(
-            &server,
-            &format!("page-{i:02}"),
-            json!({"kind": "text", "text": format!("{i:02} {}", "p".repeat(3_000))}),
-        )
-        .await;
+        server
+            .publish_ok(
+                &format!("page-{i:02}"),
+                json!({"kind": "text", "text": format!("{i:02} {}", "p".repeat(3_000))}),
+            )
+            .await;
     }
     server.stop("TERM").await;
     // Whatever the server left in the WAL goes into the database file first
@@ -448,8 +424,10 @@ async fn an_old_state_file_is_imported_once() {
     let epoch = listed["epoch"].clone();
 
     // The imported state is live: appends continue the window and the tail.
-    publish(&first, "orders", json!({"lines": {"web": [44]}})).await;
-    publish(&first, "deploys", json!({"line": "v5"})).await;
+    first
+        .publish_ok("orders", json!({"lines": {"web": [44]}}))
+        .await;
+    first.publish_ok("deploys", json!({"line": "v5"})).await;
     let after = listing(&first).await["widgets"].clone();
     first.stop("TERM").await;
 

@@ -21,6 +21,19 @@ pub fn path_str(dir: &std::path::Path) -> &str {
 /// The token every process started here accepts.
 pub const TOKEN: &str = "t";
 
+/// What [`ServerProcess::start`] always passes: any free port, no host
+/// metrics, no SPA, the test token.
+pub const BASE_ARGS: [&str; 8] = [
+    "--addr",
+    "127.0.0.1:0",
+    "--host-metrics",
+    "false",
+    "--static-dir",
+    "/nonexistent",
+    "--publish-token",
+    TOKEN,
+];
+
 pub struct ServerProcess {
     pub base: String,
     child: Child,
@@ -33,16 +46,7 @@ impl ServerProcess {
     /// metrics, and waits for the line that says where it listens. It keeps
     /// nothing unless `extra_args` name a `--data-dir` (see [`bare_command`]).
     pub async fn start(extra_args: &[&str]) -> ServerProcess {
-        let mut args = vec![
-            "--addr",
-            "127.0.0.1:0",
-            "--host-metrics",
-            "false",
-            "--static-dir",
-            "/nonexistent",
-            "--publish-token",
-            TOKEN,
-        ];
+        let mut args = BASE_ARGS.to_vec();
         args.extend_from_slice(extra_args);
         ServerProcess::start_bare(&args, &[]).await
     }
@@ -97,6 +101,20 @@ impl ServerProcess {
 
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
+    }
+
+    /// Publishes `body` to `widget`, which must be acknowledged; returns the
+    /// event id.
+    pub async fn publish_ok(&self, widget: &str, body: serde_json::Value) -> String {
+        let shown: String = body.to_string().chars().take(200).collect();
+        let response = self.publish(widget, body).await;
+        let status = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, 200, "publish {widget} {shown}: {answer}");
+        answer["event_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no event_id in {answer}"))
+            .to_owned()
     }
 
     /// Publishes over HTTP with the accepted token.
