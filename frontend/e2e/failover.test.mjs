@@ -14,7 +14,15 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startNginx } from './nginx.mjs';
-import { launchBrowser, publishWidget, repoRoot, startServer, trackEventSources, waitUntil } from './support.mjs';
+import {
+  launchBrowser,
+  metric,
+  openRecordedPage,
+  publishWidget,
+  repoRoot,
+  startServer,
+  waitUntil,
+} from './support.mjs';
 
 const TOKEN = 'e2e-failover-token';
 const BADGE = '[data-testid="connection-badge"]';
@@ -24,41 +32,8 @@ const SCREENSHOTS = resolve(repoRoot, 'target', 'e2e');
 /** How long anything may take on a slow, busy machine. */
 const DEADLINE_MS = 60_000;
 
-// Runs in the page before the SPA: records every stream event the page
-// receives (name, SSE id, and the epoch of `init`/`reset`), whichever
-// EventSource it came on.
 const publish = (url, id, body) => publishWidget(url, TOKEN, id, body);
 const until = (condition, what, timeoutMs = DEADLINE_MS) => waitUntil(condition, what, timeoutMs);
-
-function recordStreamEvents() {
-  const Native = window.EventSource;
-  const log = [];
-  window.__streamEvents = log;
-  window.EventSource = class extends Native {
-    constructor(url, init) {
-      super(url, init);
-      for (const type of ['init', 'reset', 'update', 'shutdown']) {
-        this.addEventListener(type, (event) => {
-          let epoch = null;
-          try {
-            epoch = JSON.parse(event.data).epoch ?? null;
-          } catch {
-            // Not JSON: leave it null.
-          }
-          log.push({ type, id: event.lastEventId, epoch, url: String(url), at: Date.now() });
-        });
-      }
-    }
-  };
-}
-
-/** The value of one Prometheus sample, e.g. `pulseboard_open_streams`; 0 if absent. */
-async function metric(url, sample) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line ? Number(line.slice(sample.length + 1)) : 0;
-}
-
 const textOf = (page, selector) => page.$eval(selector, (el) => el.textContent.trim()).catch(() => null);
 
 describe('pulseboard behind nginx fails over', { timeout: 300_000 }, () => {
@@ -86,20 +61,7 @@ describe('pulseboard behind nginx fails over', { timeout: 300_000 }, () => {
         await publish(server.url, 'failover.instance', { kind: 'text', text: `instance ${i}` });
       }
 
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-      t.after(() => context.close());
-      await context.addInitScript(trackEventSources);
-      await context.addInitScript(recordStreamEvents);
-      const page = await context.newPage();
-      const streams = [];
-      page.on('request', (request) => {
-        const url = new URL(request.url());
-        if (url.pathname === '/api/events') streams.push(url);
-      });
-      const pageErrors = [];
-      const consoleLines = [];
-      page.on('pageerror', (error) => pageErrors.push(String(error?.stack ?? error)));
-      page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+      const { page, streams, pageErrors, consoleLines } = await openRecordedPage(browser, t);
       const explain = () =>
         `\nstream requests: ${JSON.stringify(streams.map((u) => u.href))}` +
         `\npage errors: ${JSON.stringify(pageErrors)}\nconsole:\n  ${consoleLines.slice(-30).join('\n  ')}` +

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, repoRoot, startServer, trackEventSources, waitUntil } from './support.mjs';
+import { launchBrowser, metric, repoRoot, startServer, trackEventSources, waitUntil } from './support.mjs';
 
 const BADGE = '[data-testid="connection-badge"]';
 const badgeIn = (state) => `${BADGE}[data-state="${state}"]`;
@@ -71,13 +71,6 @@ async function waitForChanges(page, selector, times) {
 
 async function attempt(page) {
   return page.$eval(BADGE, (el) => Number(el.dataset.attempt));
-}
-
-/** The value of one Prometheus sample line, e.g. `pulseboard_resets_sent_total{reason="foreign_epoch"}`; 0 if absent. */
-async function metric(url, sample) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line ? Number(line.slice(sample.length + 1)) : 0;
 }
 
 async function screenshotOnFailure(page, name, fn) {

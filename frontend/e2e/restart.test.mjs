@@ -21,7 +21,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, publishWidget, startServer, trackEventSources, waitUntil } from './support.mjs';
+import {
+  launchBrowser,
+  metric,
+  openRecordedPage,
+  publishWidget,
+  startServer,
+  waitUntil,
+} from './support.mjs';
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const TOKEN = 'e2e-restart-token';
@@ -39,42 +46,6 @@ const NUMBER = 'restart.number';
 const publish = (url, id, body) => publishWidget(url, TOKEN, id, body);
 const until = (condition, what, timeoutMs = DEADLINE_MS) => waitUntil(condition, what, timeoutMs, 50);
 
-// Runs in the page before the SPA: records every stream event the page
-// receives, whichever EventSource it came on (`source` is its index): name,
-// SSE id, epoch (init/reset), the widget an update is for, and the log lines
-// it carries (an update's appended lines, or the log in a snapshot).
-function recordStreamEvents() {
-  const Native = window.EventSource;
-  const log = [];
-  let sources = 0;
-  window.__streamEvents = log;
-  window.EventSource = class extends Native {
-    constructor(url, init) {
-      super(url, init);
-      const source = sources;
-      sources += 1;
-      for (const type of ['init', 'reset', 'update', 'remove', 'shutdown']) {
-        this.addEventListener(type, (event) => {
-          const entry = { type, id: event.lastEventId, source, at: Date.now() };
-          try {
-            const data = JSON.parse(event.data);
-            if (data.epoch) entry.epoch = data.epoch;
-            if (type === 'update' || type === 'remove') entry.widget = data.id;
-            if (type === 'update' && data.value?.kind === 'log') {
-              entry.lines = data.value.lines.map((line) => line.text);
-            }
-            const logWidget = data.snapshot?.widgets?.find((w) => w.value?.kind === 'log');
-            if (logWidget) entry.lines = logWidget.value.lines.map((line) => line.text);
-          } catch {
-            // Not JSON: keep what we have.
-          }
-          log.push(entry);
-        });
-      }
-    }
-  };
-}
-
 /** Every `pulseboard_resets_sent_total{reason="..."}` sample of a server, by reason. */
 async function resetsSent(url) {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -86,12 +57,6 @@ async function resetsSent(url) {
   return byReason;
 }
 
-/** The value of one Prometheus sample, e.g. `pulseboard_open_streams`; 0 if absent. */
-async function metric(url, sample) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line ? Number(line.slice(sample.length + 1)) : 0;
-}
 
 const sum = (byReason) => Object.values(byReason).reduce((a, b) => a + b, 0);
 const textOf = (page, selector) => page.$eval(selector, (el) => el.textContent.trim()).catch(() => null);
@@ -128,20 +93,7 @@ async function serverWithDataDir(t) {
 
 /** A page on the dashboard that records its streams and their events. */
 async function openDashboard(browser, t, url) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  t.after(() => context.close());
-  await context.addInitScript(trackEventSources);
-  await context.addInitScript(recordStreamEvents);
-  const page = await context.newPage();
-  const streams = [];
-  page.on('request', (request) => {
-    const requestUrl = new URL(request.url());
-    if (requestUrl.pathname === '/api/events') streams.push(requestUrl);
-  });
-  const pageErrors = [];
-  const consoleLines = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error?.stack ?? error)));
-  page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+  const { page, streams, pageErrors, consoleLines } = await openRecordedPage(browser, t);
   const response = await page.goto(`${url}/`, { waitUntil: 'load', timeout: DEADLINE_MS });
   assert.equal(response?.status(), 200, 'GET /');
   await page.waitForSelector(badgeIn('live'), { timeout: DEADLINE_MS });

@@ -331,3 +331,70 @@ export async function waitUntil(condition, what, timeoutMs, everyMs = 100) {
     await new Promise((resolveWait) => setTimeout(resolveWait, everyMs));
   }
 }
+
+// Runs in the page before the SPA: records every stream event the page
+// receives, whichever EventSource it came on (`source` is its index, `url`
+// its URL): name, SSE id, epoch (init/reset), the widget an update is for,
+// and the log lines it carries (an update's appended lines, or the log in a
+// snapshot). For `context.addInitScript`; read `window.__streamEvents`.
+export function recordStreamEvents() {
+  const Native = window.EventSource;
+  const log = [];
+  let sources = 0;
+  window.__streamEvents = log;
+  window.EventSource = class extends Native {
+    constructor(url, init) {
+      super(url, init);
+      const source = sources;
+      sources += 1;
+      for (const type of ['init', 'reset', 'update', 'remove', 'shutdown']) {
+        this.addEventListener(type, (event) => {
+          const entry = { type, id: event.lastEventId, source, url: String(url), at: Date.now() };
+          try {
+            const data = JSON.parse(event.data);
+            if (data.epoch) entry.epoch = data.epoch;
+            if (type === 'update' || type === 'remove') entry.widget = data.id;
+            if (type === 'update' && data.value?.kind === 'log') {
+              entry.lines = data.value.lines.map((line) => line.text);
+            }
+            const logWidget = data.snapshot?.widgets?.find((w) => w.value?.kind === 'log');
+            if (logWidget) entry.lines = logWidget.value.lines.map((line) => line.text);
+          } catch {
+            // Not JSON: keep what we have.
+          }
+          log.push(entry);
+        });
+      }
+    }
+  };
+}
+
+/** The value of one Prometheus sample, e.g. `pulseboard_open_streams`; 0 if absent. */
+export async function metric(url, sample) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
+
+/**
+ * A new page in a context of its own (closed after test `t`), with
+ * trackEventSources and recordStreamEvents installed; collects the URLs of its
+ * stream requests, its uncaught errors and its console lines.
+ */
+export async function openRecordedPage(browser, t, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ viewport });
+  t.after(() => context.close());
+  await context.addInitScript(trackEventSources);
+  await context.addInitScript(recordStreamEvents);
+  const page = await context.newPage();
+  const streams = [];
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === '/api/events') streams.push(url);
+  });
+  const pageErrors = [];
+  const consoleLines = [];
+  page.on('pageerror', (error) => pageErrors.push(String(error?.stack ?? error)));
+  page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+  return { page, streams, pageErrors, consoleLines };
+}
