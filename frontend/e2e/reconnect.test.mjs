@@ -7,10 +7,17 @@
 // Run: node --test frontend/e2e/   (after `cargo build -p pulseboard-server`
 // and `trunk build --release` in frontend/; scripts/test.sh does all of it).
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, metric, repoRoot, startServer, trackEventSources, waitUntil } from './support.mjs';
+import {
+  launchBrowser,
+  metric,
+  openRecordedPage,
+  repoRoot,
+  screenshotOnFailure,
+  startServer,
+  waitUntil,
+} from './support.mjs';
 
 const BADGE = '[data-testid="connection-badge"]';
 const badgeIn = (state) => `${BADGE}[data-state="${state}"]`;
@@ -23,21 +30,7 @@ const until = (condition, what, timeoutMs = 30_000) => waitUntil(condition, what
 
 /** A browser page on `url` that records the stream requests it makes. */
 async function openDashboard(browser, t, url) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  t.after(() => context.close());
-  await context.addInitScript(trackEventSources);
-  const page = await context.newPage();
-
-  const streams = [];
-  page.on('request', (request) => {
-    const requestUrl = new URL(request.url());
-    if (requestUrl.pathname === '/api/events') streams.push(requestUrl);
-  });
-  const pageErrors = [];
-  const consoleLines = [];
-  page.on('pageerror', (error) => pageErrors.push(String(error?.stack ?? error)));
-  page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
-
+  const { context, page, streams, pageErrors, consoleLines } = await openRecordedPage(browser, t);
   const response = await page.goto(`${url}/`, { waitUntil: 'load', timeout: 30_000 });
   assert.equal(response?.status(), 200, 'GET /');
   await page.waitForSelector(badgeIn('live'), { timeout: 30_000 });
@@ -73,16 +66,6 @@ async function attempt(page) {
   return page.$eval(BADGE, (el) => Number(el.dataset.attempt));
 }
 
-async function screenshotOnFailure(page, name, fn) {
-  try {
-    await fn();
-  } catch (error) {
-    await mkdir(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: resolve(SCREENSHOTS, `${name}-failure.png`), fullPage: true }).catch(() => {});
-    throw error;
-  }
-}
-
 describe('pulseboard reconnects', { timeout: 300_000 }, () => {
   let browser;
 
@@ -103,7 +86,7 @@ describe('pulseboard reconnects', { timeout: 300_000 }, () => {
       const { page, streams, pageErrors, explain } = await openDashboard(browser, t, server.url);
       const explainAll = () => `${explain()}\n${server.output()}`;
 
-      await screenshotOnFailure(page, `reconnect-${signal}`, async () => {
+      await screenshotOnFailure(page, SCREENSHOTS, `reconnect-${signal}`, async () => {
         assert.match(await page.textContent(LAST_EVENT_AGE), /^last event \d+s ago$/, `last event age${explainAll()}`);
         assert.equal(streams.length, 1, `one stream while live${explainAll()}`);
 
@@ -174,7 +157,7 @@ describe('pulseboard reconnects', { timeout: 300_000 }, () => {
     const { page, streams, pageErrors, consoleLines, explain } = await openDashboard(browser, t, server.url);
     const explainAll = () => `${explain()}\n${server.output()}`;
 
-    await screenshotOnFailure(page, 'silent', async () => {
+    await screenshotOnFailure(page, SCREENSHOTS, 'silent', async () => {
       // A frozen server keeps its connections open but says nothing: only the
       // heartbeat watchdog (2.5 intervals of 1 s here) can tell.
       process.kill(server.pid, 'SIGSTOP');
@@ -207,7 +190,7 @@ describe('pulseboard reconnects', { timeout: 300_000 }, () => {
     const { context, page, streams, pageErrors, explain } = await openDashboard(browser, t, server.url);
     const explainAll = () => `${explain()}\n${server.output()}`;
 
-    await screenshotOnFailure(page, 'offline', async () => {
+    await screenshotOnFailure(page, SCREENSHOTS, 'offline', async () => {
       await context.setOffline(true);
       await page.waitForSelector(badgeIn('offline'), { timeout: 30_000 }).catch((error) => {
         throw new Error(`badge not offline: ${error.message}${explainAll()}`);

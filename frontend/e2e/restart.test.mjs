@@ -16,7 +16,6 @@
 // and `trunk build --release` in frontend/; scripts/test.sh does all of it).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +25,7 @@ import {
   metric,
   openRecordedPage,
   publishWidget,
+  screenshotOnFailure,
   startServer,
   waitUntil,
 } from './support.mjs';
@@ -116,16 +116,6 @@ async function blockStreams(page) {
   return () => page.unroute(pattern, abort);
 }
 
-async function screenshotOnFailure(page, name, fn) {
-  try {
-    await fn();
-  } catch (error) {
-    await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: resolve(ARTIFACTS, `${name}-failure.png`), fullPage: true }).catch(() => {});
-    throw error;
-  }
-}
-
 /** The same document throughout, one EventSource at a time, no page error. */
 async function assertOneDocumentOneStream(page, pageErrors, streams, why) {
   assert.equal(await page.evaluate(() => window.__sameDocument), true, `the page was reloaded${why}`);
@@ -164,7 +154,7 @@ describe('pulseboard keeps its state across restarts', { timeout: 300_000 }, () 
       const { page, streams, pageErrors, events, explain } = await openDashboard(browser, t, first.url);
       const why = async () => `${await explain()}\n${run.output()}`;
 
-      await screenshotOnFailure(page, `restart-${signal}`, async () => {
+      await screenshotOnFailure(page, ARTIFACTS, `restart-${signal}`, async () => {
         await publish(first.url, LOG, { line: 'B' });
         await until(
           async () => JSON.stringify(await logLines(page)) === JSON.stringify(['A', 'B']),
@@ -289,7 +279,7 @@ describe('pulseboard keeps its state across restarts', { timeout: 300_000 }, () 
     const { page, streams, pageErrors, events, explain } = await openDashboard(browser, t, first.url);
     const why = async () => `${await explain()}\n${run.output()}`;
 
-    await screenshotOnFailure(page, 'restart-expired', async () => {
+    await screenshotOnFailure(page, ARTIFACTS, 'restart-expired', async () => {
       await publish(first.url, LOG, { line: 'B' });
       await until(async () => JSON.stringify(await logLines(page)) === JSON.stringify(['A', 'B']), 'A, B on the page');
       const init = (await events()).find((e) => e.type === 'init');

@@ -396,5 +396,16 @@ export async function openRecordedPage(browser, t, viewport = { width: 1280, hei
   const consoleLines = [];
   page.on('pageerror', (error) => pageErrors.push(String(error?.stack ?? error)));
   page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
-  return { page, streams, pageErrors, consoleLines };
+  return { context, page, streams, pageErrors, consoleLines };
+}
+
+/** Runs `fn`; if it throws, saves a screenshot of `page` as `<dir>/<name>-failure.png` first. */
+export async function screenshotOnFailure(page, dir, name, fn) {
+  try {
+    await fn();
+  } catch (error) {
+    mkdirSync(dir, { recursive: true });
+    await page.screenshot({ path: resolve(dir, `${name}-failure.png`), fullPage: true }).catch(() => {});
+    throw error;
+  }
 }
