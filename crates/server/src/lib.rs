@@ -16,6 +16,7 @@ pub mod memory;
 pub mod metrics;
 pub mod publish;
 pub mod routes;
+pub mod secret_file;
 pub mod security;
 pub mod shutdown;
 pub mod sources;

@@ -14,6 +14,7 @@ impl Storage for MemoryStorage {
             widgets: Vec::new(),
             checkpoint_seq: 0,
             events: Vec::new(),
+            revoked: Vec::new(),
         })
     }
 

@@ -13,6 +13,7 @@
 pub mod import;
 pub mod memory;
 pub mod sequencer;
+pub mod sessions;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::metrics::Metrics;
 use crate::publish::{Change, Conflict};
 use crate::store::Store;
 use protocol::ServerEvent;
+pub use sessions::{Revocation, SessionRecords};
 
 /// What one publish asks for, applied all or nothing.
 #[derive(Debug)]
@@ -73,6 +75,14 @@ pub trait EventLog: Send + Sync + 'static {
     /// handed to the hub, with one id per event, in order.
     fn append(&self, append: Append) -> BoxFuture<'static, Result<Vec<EventId>, AppendError>>;
 
+    /// Ends a viewer session before its expiry, on every instance that
+    /// shares this log; resolves once the revocation is durable and in
+    /// [`EventLog::sessions`].
+    fn revoke(&self, revocation: Revocation) -> BoxFuture<'static, Result<(), AppendError>>;
+
+    /// The session key and the revoked sessions, kept current.
+    fn sessions(&self) -> Arc<SessionRecords>;
+
     fn health(&self) -> Health;
 
     /// Stops taking appends and waits until everything already taken is
@@ -106,6 +116,15 @@ impl Log {
     /// Deletes a widget.
     pub async fn remove(&self, id: WidgetId) -> Result<EventId, AppendError> {
         only_id(self.append(Append::Remove(id)).await?)
+    }
+
+    /// Ends a viewer session (logout).
+    pub async fn revoke(&self, revocation: Revocation) -> Result<(), AppendError> {
+        self.0.revoke(revocation).await
+    }
+
+    pub fn sessions(&self) -> Arc<SessionRecords> {
+        self.0.sessions()
     }
 
     pub fn health(&self) -> Health {
@@ -148,6 +167,8 @@ pub struct Recovered {
     /// Every stored event, oldest first: those after `checkpoint_seq` are
     /// folded into the widgets; those within the history bounds are replayable.
     pub events: Vec<StoredEvent>,
+    /// Sessions revoked before their expiry (those since expired may be left out).
+    pub revoked: Vec<Revocation>,
 }
 
 /// An event as it was committed.
@@ -160,12 +181,14 @@ pub struct StoredEvent {
     pub data: String,
 }
 
-/// One group commit: the events of every append it holds, and from time to
-/// time the state they fold into (a checkpoint), after which older events
-/// beyond the history bounds may go.
+/// One group commit: the events of every append it holds, the sessions
+/// revoked meanwhile, and from time to time the state they fold into (a
+/// checkpoint), after which older events beyond the history bounds, and
+/// revocations of sessions that have expired, may go.
 pub struct Batch<'a> {
     pub epoch: &'a str,
     pub events: &'a [Committed],
+    pub revocations: &'a [Revocation],
     pub checkpoint: Option<Checkpoint<'a>>,
 }
 
@@ -200,7 +223,12 @@ pub enum StartError {
     Recover(#[from] StorageError),
     #[error("cannot start the log thread: {0}")]
     Thread(#[from] std::io::Error),
+    #[error(transparent)]
+    SessionKey(#[from] crate::secret_file::SecretError),
 }
+
+/// The file in the data directory that holds the session key.
+pub const SESSION_KEY_FILE: &str = "session-key";
 
 /// Opens the configured storage, recovers what it holds, and starts the log
 /// and the hub from it.
@@ -210,7 +238,11 @@ pub fn start(
     metrics: Metrics,
 ) -> Result<(Hub, Log), StartError> {
     match config.storage {
-        StorageKind::Memory => start_with(memory::MemoryStorage, config, dashboards, metrics),
+        // Nothing is kept: sessions last as long as this process.
+        StorageKind::Memory => {
+            let key = rand::random();
+            start_with(memory::MemoryStorage, key, config, dashboards, metrics)
+        }
         StorageKind::Sqlite => {
             let dir = config.data_dir();
             let bounds = sqlite::HistoryBounds {
@@ -220,22 +252,44 @@ pub fn start(
             let mut storage = sqlite::SqliteStorage::open(&dir, config.sync, bounds)?;
             import::import_state_file(&mut storage, &config.state_file())?;
             tracing::info!(path = %storage.path().display(), sync = ?config.sync, "database opened");
-            start_with(storage, config, dashboards, metrics)
+            let key = session_key(&dir)?;
+            start_with(storage, key, config, dashboards, metrics)
         }
     }
 }
 
+/// The key that signs session cookies, made at the first start. Deleting the
+/// file (with the server stopped) makes a new one: every session ends.
+fn session_key(dir: &std::path::Path) -> Result<[u8; 32], StartError> {
+    let path = dir.join(SESSION_KEY_FILE);
+    let secret =
+        crate::secret_file::load_or_create(&path, "every viewer will have to log in again")?;
+    if secret.created {
+        tracing::info!(file = %path.display(), "made a new session key");
+    }
+    SessionRecords::key_from_hex(&secret.value)
+        .ok_or_else(|| StorageError(format!("{} is not a key", path.display())).into())
+}
+
 fn start_with(
     mut storage: impl Storage,
+    session_key: [u8; 32],
     config: &Config,
     dashboards: Dashboards,
     metrics: Metrics,
 ) -> Result<(Hub, Log), StartError> {
-    let recovered = storage.recover()?;
+    let mut recovered = storage.recover()?;
+    let sessions = SessionRecords::new(session_key, std::mem::take(&mut recovered.revoked));
     let start = fold(recovered)?;
     let last_seq = start.last_seq;
     let hub = Hub::new(config, dashboards, metrics, start);
-    let log = sequencer::LocalLog::start(storage, hub.clone(), last_seq, config.max_widgets)?;
+    let log = sequencer::LocalLog::start(
+        storage,
+        hub.clone(),
+        Arc::new(sessions),
+        last_seq,
+        config.max_widgets,
+    )?;
     Ok((hub, Log::new(log)))
 }
 
@@ -247,6 +301,7 @@ fn fold(recovered: Recovered) -> Result<Start, StorageError> {
         widgets,
         checkpoint_seq,
         events,
+        revoked: _,
     } = recovered;
     let mut store = Store::default();
     for widget in widgets {

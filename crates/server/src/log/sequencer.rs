@@ -29,7 +29,8 @@ use protocol::{EventId, Remove, ServerEvent, WidgetId};
 use tokio::sync::oneshot;
 
 use super::{
-    Append, AppendError, Applied, Batch, Checkpoint, Committed, EventLog, Health, Storage,
+    Append, AppendError, Applied, Batch, Checkpoint, Committed, EventLog, Health, Revocation,
+    SessionRecords, Storage,
 };
 use crate::frame::Frame;
 use crate::hub::{unix_ms, Hub};
@@ -50,10 +51,25 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVENTS: u64 = 10_000;
 
 type Reply = oneshot::Sender<Result<Vec<EventId>, AppendError>>;
+type RevokeReply = oneshot::Sender<Result<(), AppendError>>;
 
-struct Request {
-    append: Append,
-    reply: Reply,
+enum Request {
+    Append {
+        append: Append,
+        reply: Reply,
+    },
+    Revoke {
+        revocation: Revocation,
+        reply: RevokeReply,
+    },
+}
+
+/// What a group commit answers once it is durable: the appends it took (with
+/// their ids) and the revocations.
+#[derive(Default)]
+struct Answers {
+    appends: Vec<(Reply, Vec<EventId>)>,
+    revocations: Vec<(Revocation, RevokeReply)>,
 }
 
 /// The handle the application holds; see the module comment.
@@ -62,6 +78,7 @@ pub struct LocalLog {
     requests: Mutex<Option<mpsc::Sender<Request>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     health: Arc<SharedHealth>,
+    sessions: Arc<SessionRecords>,
 }
 
 #[derive(Default)]
@@ -71,12 +88,13 @@ struct SharedHealth {
 }
 
 impl LocalLog {
-    /// Starts the sequencer thread over `storage`, which `hub` was built from
-    /// (its state is the committed state); `last_seq` is the last event id
-    /// committed before.
+    /// Starts the sequencer thread over `storage`, which `hub` and `sessions`
+    /// were built from (their state is the committed state); `last_seq` is
+    /// the last event id committed before.
     pub fn start(
         storage: impl Storage,
         hub: Hub,
+        sessions: Arc<SessionRecords>,
         last_seq: u64,
         max_widgets: usize,
     ) -> std::io::Result<LocalLog> {
@@ -90,6 +108,7 @@ impl LocalLog {
             working: hub.clone_store(),
             storage,
             hub,
+            sessions: sessions.clone(),
             last_seq,
             max_widgets,
             health: health.clone(),
@@ -105,25 +124,46 @@ impl LocalLog {
             requests: Mutex::new(Some(sender)),
             thread: Mutex::new(Some(thread)),
             health,
+            sessions,
         })
+    }
+}
+
+impl LocalLog {
+    /// Queues a request for the thread and waits for its answer.
+    fn request<T: Send + 'static>(
+        &self,
+        request: Request,
+        answer: oneshot::Receiver<Result<T, AppendError>>,
+    ) -> BoxFuture<'static, Result<T, AppendError>> {
+        let sent = lock(&self.requests)
+            .as_ref()
+            .map(|requests| requests.send(request).is_ok());
+        async move {
+            if sent != Some(true) {
+                return Err(shutting_down());
+            }
+            // A dropped reply means the thread is gone: the request may not
+            // have been committed, so it is not acknowledged.
+            answer.await.unwrap_or_else(|_| Err(shutting_down()))
+        }
+        .boxed()
     }
 }
 
 impl EventLog for LocalLog {
     fn append(&self, append: Append) -> BoxFuture<'static, Result<Vec<EventId>, AppendError>> {
         let (reply, answer) = oneshot::channel();
-        let sent = lock(&self.requests)
-            .as_ref()
-            .map(|requests| requests.send(Request { append, reply }).is_ok());
-        async move {
-            if sent != Some(true) {
-                return Err(shutting_down());
-            }
-            // A dropped reply means the thread is gone: the append may not have
-            // been committed, so it is not acknowledged.
-            answer.await.unwrap_or_else(|_| Err(shutting_down()))
-        }
-        .boxed()
+        self.request(Request::Append { append, reply }, answer)
+    }
+
+    fn revoke(&self, revocation: Revocation) -> BoxFuture<'static, Result<(), AppendError>> {
+        let (reply, answer) = oneshot::channel();
+        self.request(Request::Revoke { revocation, reply }, answer)
+    }
+
+    fn sessions(&self) -> Arc<SessionRecords> {
+        self.sessions.clone()
     }
 
     fn health(&self) -> Health {
@@ -180,6 +220,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Sequencer<S> {
     storage: S,
     hub: Hub,
+    sessions: Arc<SessionRecords>,
     /// The committed state plus the appends of the group being built. Reset
     /// from the hub's (committed) state when a commit fails.
     working: Store,
@@ -236,39 +277,45 @@ impl<S: Storage> Sequencer<S> {
         }
         if !self.dirty.is_empty() && self.health.available.load(Ordering::Relaxed) {
             // A failure is logged and counted inside; the next tick tries again.
-            self.commit_events(Vec::new(), true, Vec::new());
+            self.commit_events(Vec::new(), true, Answers::default());
         }
     }
 
     fn commit_group(&mut self, group: Vec<Request>) {
         let mut events = Vec::new();
-        let mut accepted = Vec::with_capacity(group.len());
-        for Request { append, reply } in group {
-            match self.prepare(append, &mut events) {
-                Ok(ids) => accepted.push((reply, ids)),
-                Err(refused) => {
-                    let _ = reply.send(Err(refused));
+        let mut answers = Answers::default();
+        for request in group {
+            match request {
+                Request::Append { append, reply } => match self.prepare(append, &mut events) {
+                    Ok(ids) => answers.appends.push((reply, ids)),
+                    Err(refused) => {
+                        let _ = reply.send(Err(refused));
+                    }
+                },
+                Request::Revoke { revocation, reply } => {
+                    answers.revocations.push((revocation, reply));
                 }
             }
         }
-        if events.is_empty() {
+        if events.is_empty() && answers.revocations.is_empty() {
             return;
         }
         let checkpoint_due = self.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
             || self.uncheckpointed + events.len() as u64 >= CHECKPOINT_EVENTS;
-        self.commit_events(events, checkpoint_due, accepted);
+        self.commit_events(events, checkpoint_due, answers);
     }
 
-    /// Commits `events` (with a checkpoint if asked), then hands them to the
-    /// hub, which answers `accepted` once its state holds them and before it
-    /// broadcasts them; or, if the storage fails, undoes them in the working
-    /// state and answers `accepted` with the failure.
-    fn commit_events(
-        &mut self,
-        events: Vec<Committed>,
-        checkpoint: bool,
-        accepted: Vec<(Reply, Vec<EventId>)>,
-    ) {
+    /// Commits `events` and the revocations of `answers` (with a checkpoint if
+    /// asked), then hands the events to the hub, which answers the appends
+    /// once its state holds them and before it broadcasts them; or, if the
+    /// storage fails, undoes them in the working state and answers everything
+    /// with the failure.
+    fn commit_events(&mut self, events: Vec<Committed>, checkpoint: bool, answers: Answers) {
+        let revocations: Vec<Revocation> = answers
+            .revocations
+            .iter()
+            .map(|(revocation, _)| revocation.clone())
+            .collect();
         let started = Instant::now();
         let last_seq = events.last().map_or(self.last_seq, |event| event.seq);
         let result = {
@@ -277,6 +324,7 @@ impl<S: Storage> Sequencer<S> {
             let batch = Batch {
                 epoch: self.hub.epoch(),
                 events: &events,
+                revocations: &revocations,
                 checkpoint,
             };
             self.storage.commit(&batch)
@@ -299,12 +347,25 @@ impl<S: Storage> Sequencer<S> {
                 if !self.health.available.load(Ordering::Relaxed) {
                     self.set_available();
                 }
-                self.hub.apply(events, || {
-                    for (reply, ids) in accepted {
-                        // The publisher may have gone; the change stands anyway.
-                        let _ = reply.send(Ok(ids));
+                if !answers.revocations.is_empty() {
+                    let now = unix_ms().max(0) as u64 / 1000;
+                    for (revocation, reply) in answers.revocations {
+                        self.sessions.revoke(revocation, now);
+                        let _ = reply.send(Ok(()));
                     }
-                });
+                    // Wakes every open stream, so those of the revoked
+                    // sessions end now rather than at the next heartbeat.
+                    self.hub.heartbeat();
+                }
+                if !events.is_empty() {
+                    let appends = answers.appends;
+                    self.hub.apply(events, || {
+                        for (reply, ids) in appends {
+                            // The publisher may have gone; the change stands anyway.
+                            let _ = reply.send(Ok(ids));
+                        }
+                    });
+                }
             }
             Err(error) => {
                 metrics.storage_errors.inc();
@@ -318,7 +379,10 @@ impl<S: Storage> Sequencer<S> {
                 if !events.is_empty() {
                     self.working = self.hub.clone_store();
                 }
-                for (reply, _) in accepted {
+                for (reply, _) in answers.appends {
+                    let _ = reply.send(Err(AppendError::Unavailable(problem.clone())));
+                }
+                for (_, reply) in answers.revocations {
                     let _ = reply.send(Err(AppendError::Unavailable(problem.clone())));
                 }
             }

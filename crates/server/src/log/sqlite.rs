@@ -23,14 +23,22 @@ use std::time::Duration;
 use protocol::{Widget, WidgetId};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{Batch, Recovered, Storage, StorageError, StoredEvent};
+use super::{Batch, Recovered, Revocation, Storage, StorageError, StoredEvent};
 use crate::config::SyncMode;
 use crate::frame::EventName;
 use crate::hub::{new_epoch, unix_ms};
 
+/// Sessions logged out before their expiry (see `log/sessions.rs`).
+const REVOKED_SESSIONS_TABLE: &str = "CREATE TABLE revoked_sessions (
+    id TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;";
+
 /// Bumped when the schema changes; a database of another version is refused
 /// rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+/// The oldest schema this build upgrades (1 had no revoked sessions).
+const OLDEST_SCHEMA_VERSION: i64 = 1;
 pub const FILE_NAME: &str = "pulseboard.db";
 
 /// Which stored events are worth keeping for replay.
@@ -129,12 +137,33 @@ impl SqliteStorage {
             history,
             _lock: lock,
         };
-        if !existing {
+        if existing {
+            storage
+                .upgrade_schema()
+                .map_err(|e| unreadable(format!("cannot upgrade its schema: {e}")))?;
+        } else {
             storage
                 .create_schema()
                 .map_err(|e| unreadable(format!("cannot create it: {e}")))?;
         }
         Ok(storage)
+    }
+
+    /// Brings a database of an older schema version up to this one, in one
+    /// transaction (after the read-only check found it sound).
+    fn upgrade_schema(&mut self) -> rusqlite::Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        if version < 2 {
+            tx.execute_batch(REVOKED_SESSIONS_TABLE)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
     }
 
     pub fn path(&self) -> &Path {
@@ -158,6 +187,7 @@ impl SqliteStorage {
                  body TEXT NOT NULL
              ) WITHOUT ROWID;",
         )?;
+        tx.execute_batch(REVOKED_SESSIONS_TABLE)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('checkpoint_seq', '0'), ('clean_shutdown', '1')",
             params![new_epoch()],
@@ -297,11 +327,23 @@ impl Storage for SqliteStorage {
                 data: row.get(4)?,
             });
         }
+        let mut revoked = Vec::new();
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, expires FROM revoked_sessions WHERE expires > ?1")?;
+        let mut rows = statement.query([unix_ms() / 1000])?;
+        while let Some(row) = rows.next()? {
+            revoked.push(Revocation {
+                id: row.get(0)?,
+                expires: row.get::<_, i64>(1)?.max(0) as u64,
+            });
+        }
         Ok(Recovered {
             epoch,
             widgets,
             checkpoint_seq,
             events,
+            revoked,
         })
     }
 
@@ -324,7 +366,21 @@ impl Storage for SqliteStorage {
                 ])?;
             }
         }
+        if !batch.revocations.is_empty() {
+            let mut revoke = tx.prepare_cached(
+                "INSERT OR REPLACE INTO revoked_sessions (id, expires) VALUES (?1, ?2)",
+            )?;
+            for revocation in batch.revocations {
+                let expires = i64::try_from(revocation.expires).unwrap_or(i64::MAX);
+                revoke.execute(params![revocation.id, expires])?;
+            }
+        }
         if let Some(checkpoint) = &batch.checkpoint {
+            // Their cookies are refused anyway once expired.
+            tx.execute(
+                "DELETE FROM revoked_sessions WHERE expires <= ?1",
+                [unix_ms() / 1000],
+            )?;
             let mut upsert = tx.prepare_cached(
                 "INSERT INTO widgets (id, position, body)
                  VALUES (?1, (SELECT COALESCE(MAX(position), 0) + 1 FROM widgets), ?2)
@@ -401,9 +457,9 @@ fn check_readonly(path: &Path) -> Result<(), CheckError> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .map_err(classify)?;
-    if version != SCHEMA_VERSION {
+    if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&version) {
         return Err(CheckError::Corrupt(format!(
-            "schema version {version}, this build reads {SCHEMA_VERSION}"
+            "schema version {version}, this build reads {OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}"
         )));
     }
     let verdict: String = conn
@@ -515,6 +571,7 @@ mod tests {
         let batch = Batch {
             epoch,
             events: &events,
+            revocations: &[],
             checkpoint: checkpoint.then(|| Checkpoint {
                 seq: *seqs.end(),
                 changed: vec![&w],
@@ -583,6 +640,67 @@ mod tests {
     }
 
     #[test]
+    fn revocations_are_kept_until_their_sessions_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = (unix_ms() / 1000) as u64;
+        let revocation = |id: &str, expires| Revocation {
+            id: id.into(),
+            expires,
+        };
+        {
+            let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+            let epoch = storage.recover().unwrap().epoch;
+            let revocations = [revocation("live", now + 3600), revocation("gone", now - 1)];
+            let batch = Batch {
+                epoch: &epoch,
+                events: &[],
+                revocations: &revocations,
+                checkpoint: None,
+            };
+            storage.commit(&batch).unwrap();
+        }
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let recovered = storage.recover().unwrap();
+        assert_eq!(recovered.revoked, [revocation("live", now + 3600)]);
+        // A checkpoint drops the expired one from the file too.
+        commit(&mut storage, &recovered.epoch, 1..=1, 0, true);
+        let stored: i64 = storage
+            .conn
+            .query_row("SELECT COUNT(*) FROM revoked_sessions", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored, 1);
+    }
+
+    #[test]
+    fn a_database_of_the_first_schema_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let epoch = {
+            let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+            let epoch = storage.recover().unwrap().epoch;
+            commit(&mut storage, &epoch, 1..=2, unix_ms(), true);
+            // What version 1 wrote: no revoked sessions.
+            storage
+                .conn
+                .execute_batch("DROP TABLE revoked_sessions; PRAGMA user_version = 1;")
+                .unwrap();
+            storage.close().unwrap();
+            epoch
+        };
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let recovered = storage.recover().unwrap();
+        assert_eq!(recovered.epoch, epoch);
+        assert_eq!(stored_seqs(&recovered), [1, 2]);
+        assert!(recovered.revoked.is_empty());
+        let version: i64 = storage
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    #[test]
     fn a_corrupt_file_is_refused_and_left_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
@@ -637,6 +755,7 @@ mod tests {
         let batch = Batch {
             epoch: &epoch,
             events: std::slice::from_ref(&sent),
+            revocations: &[],
             checkpoint: None,
         };
         storage.commit(&batch).unwrap();
