@@ -18,7 +18,7 @@ import { launchBrowser, publishWidget, repoRoot, startServer, trackEventSources,
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const STATIC_DIR = resolve(process.env.PULSEBOARD_STATIC_DIR ?? resolve(repoRoot, 'frontend', 'dist'));
-const VIEWER_TOKEN = 'e2e-csp-viewer';
+const VIEWER_TOKEN = 'e2e-csp-viewer-token';
 const PUBLISH_TOKEN = 'e2e-csp-publisher';
 const DEADLINE_MS = 15_000;
 const LIVE_BADGE = '[data-testid="connection-badge"][data-state="live"]';

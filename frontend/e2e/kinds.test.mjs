@@ -18,7 +18,7 @@ import { launchBrowser, publishWidget, startServer, trackEventSources, waitUntil
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const SCREENSHOT = resolve(ARTIFACTS, 'dashboard-all-kinds.png');
-const TOKEN = 'e2e-kinds-token';
+const TOKEN = 'e2e-kinds-publish-token';
 /** The promise under test: a published value is on screen within this. */
 const MAX_LATENCY_MS = 1_000;
 /** How long any wait may take before the test gives up (a slow CI machine). */

@@ -25,10 +25,26 @@ async fn main() -> std::io::Result<()> {
     // Scripts and tests read this line to find the port (the address may be :0).
     println!("Pulseboard listening on http://{}", app.addr());
     if let Some(token) = app.generated_token() {
-        // Printed once, on stdout only (never logged): publishing is never open
-        // by accident, and a first run still works without configuration.
-        println!("Publish token (generated; set PULSEBOARD_PUBLISH_TOKEN to keep one): {token}");
-        println!("Try it: {}", try_it(app.addr(), token));
+        // On stdout only (never logged): publishing is never open by accident,
+        // and a first run still works without configuration. A kept token is
+        // shown at every start, so `scripts/run.sh` can always say it.
+        match &token.file {
+            Some(file) if token.new => println!(
+                "Publish token (generated, kept in {}; set PULSEBOARD_PUBLISH_TOKEN to choose your own): {}",
+                file.display(),
+                token.value
+            ),
+            Some(file) => println!(
+                "Publish token (kept in {}; set PULSEBOARD_PUBLISH_TOKEN to choose your own): {}",
+                file.display(),
+                token.value
+            ),
+            None => println!(
+                "Publish token (generated for this run only; set PULSEBOARD_PUBLISH_TOKEN to keep one): {}",
+                token.value
+            ),
+        }
+        println!("Try it: {}", try_it(app.addr(), &token.value));
     }
     tracing::info!(addr = %app.addr(), epoch = app.hub().epoch(), "started");
     app.run_until_stopped().await?;

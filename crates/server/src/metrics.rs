@@ -20,6 +20,7 @@ pub struct Metrics {
     pub subscribers_dropped: IntCounterVec,
     pub history_len: IntGauge,
     pub requests_refused: IntCounterVec,
+    pub auth_failures: IntCounterVec,
     pub storage_available: IntGauge,
     pub storage_errors: IntCounter,
     pub storage_commit_seconds: Histogram,
@@ -80,6 +81,14 @@ impl Metrics {
                 &["reason"],
             )
             .expect("static metric"),
+            auth_failures: IntCounterVec::new(
+                Opts::new(
+                    "auth_failures_total",
+                    "Failed checks of a presented credential (a wrong token), by kind; past a burst per address they turn into 429s (requests_refused_total{reason=\"auth_failures\"})",
+                ),
+                &["credential"],
+            )
+            .expect("static metric"),
             storage_available: IntGauge::new(
                 "storage_available",
                 "1 while the log's storage commits, 0 while it fails (publishes get 503)",
@@ -103,7 +112,7 @@ impl Metrics {
             .expect("static metric"),
             registry,
         };
-        let collectors: [Box<dyn Collector>; 13] = [
+        let collectors: [Box<dyn Collector>; 14] = [
             Box::new(metrics.open_streams.clone()),
             Box::new(metrics.streams_opened.clone()),
             Box::new(metrics.events_published.clone()),
@@ -114,6 +123,7 @@ impl Metrics {
             Box::new(metrics.subscribers_dropped.clone()),
             Box::new(metrics.history_len.clone()),
             Box::new(metrics.requests_refused.clone()),
+            Box::new(metrics.auth_failures.clone()),
             Box::new(metrics.storage_available.clone()),
             Box::new(metrics.storage_errors.clone()),
             Box::new(metrics.storage_commit_seconds.clone()),
@@ -136,8 +146,12 @@ impl Metrics {
             "publish_rate",
             "login_rate",
             "storage_unavailable",
+            "auth_failures",
         ] {
             metrics.requests_refused.with_label_values(&[reason]);
+        }
+        for credential in ["publish_token", "viewer_token", "login"] {
+            metrics.auth_failures.with_label_values(&[credential]);
         }
         metrics
     }

@@ -11,13 +11,17 @@ use actix_web::middleware::{from_fn, Compress, Logger};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
+use std::sync::Arc;
+
+use crate::access::tokens::{check_lengths, TokenTooShort};
+use crate::access::viewer::ViewerSettings;
 use crate::access::{TrustedProxies, ViewerAccess};
-use crate::api::{self, request_body::BodyLimits, PublishTokens};
-use crate::config::Config;
+use crate::api::{self, request_body::BodyLimits, GeneratedToken, PublishTokens};
+use crate::config::{Config, StorageKind};
 use crate::dashboards::Dashboards;
 use crate::error::ApiError;
 use crate::hub::Hub;
-use crate::limits::{request_head, RateLimits, StreamSlots};
+use crate::limits::{request_head, GuessLimit, RateLimits, StreamSlots};
 use crate::log::{self, Log};
 use crate::metrics::Metrics;
 use crate::routes::{self, events::StreamLimits, health::Readiness};
@@ -28,7 +32,7 @@ use crate::static_files;
 pub struct Application {
     addr: SocketAddr,
     hub: Hub,
-    generated_token: Option<String>,
+    generated_token: Option<GeneratedToken>,
     log: Log,
     server: Server,
     tasks: Vec<JoinHandle<()>>,
@@ -41,6 +45,10 @@ pub enum BuildError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Storage(#[from] log::StartError),
+    #[error(transparent)]
+    TokenTooShort(#[from] TokenTooShort),
+    #[error(transparent)]
+    PublishToken(#[from] crate::secret_file::SecretError),
 }
 
 impl Application {
@@ -51,10 +59,22 @@ impl Application {
         config: Config,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Application, BuildError> {
+        check_lengths(&config.publish_tokens, "publish")?;
+        check_lengths(&config.viewer_tokens, "viewer")?;
         let listener = listen(&config.addr)?;
         let addr = listener.local_addr()?;
         let (hub, log) = log::start(&config, dashboards(&config), Metrics::new())?;
-        let (tokens, generated_token) = PublishTokens::from_config(&config.publish_tokens);
+        let proxies = TrustedProxies::new(config.trusted_proxies.clone());
+        let guesses = Arc::new(GuessLimit::new(hub.metrics().clone()));
+        // A generated token is kept where the log keeps its data; with
+        // nothing kept, a new one every start.
+        let keep_token_in = (config.storage == StorageKind::Sqlite).then(|| config.data_dir());
+        let (tokens, generated_token) = PublishTokens::from_config(
+            &config.publish_tokens,
+            keep_token_in.as_deref(),
+            guesses.clone(),
+            proxies.clone(),
+        )?;
         let tokens = web::Data::new(tokens);
         let readiness = Readiness::default();
         let limits = StreamLimits {
@@ -75,21 +95,26 @@ impl Application {
         });
         let max_head = web::Data::new(request_head::MaxHeadBytes(config.max_header_bytes));
         let viewers = web::Data::new(ViewerAccess::new(
-            &config.viewer_tokens,
-            config.session_lifetime,
-            config.secure_cookie,
+            ViewerSettings {
+                tokens: &config.viewer_tokens,
+                lifetime: config.session_lifetime,
+                always_secure: config.secure_cookie,
+            },
+            log.sessions(),
+            guesses.clone(),
+            proxies.clone(),
         ));
         let rates = web::Data::new(RateLimits::new(
             config.publish_rate,
             config.publish_burst,
             hub.metrics().clone(),
         ));
-        tasks.push(spawn_rate_janitor(rates.clone()));
+        tasks.push(spawn_rate_janitor(rates.clone(), guesses));
         let slots = web::Data::new(StreamSlots::new(
             config.max_streams,
             config.max_streams_per_ip,
         ));
-        let proxies = web::Data::new(TrustedProxies::new(config.trusted_proxies.clone()));
+        let proxies = web::Data::new(proxies);
         let cors_origins = config.cors_origins.clone();
         let security_headers =
             web::Data::new(security::SecurityHeaders::new(&config.frame_ancestors));
@@ -213,9 +238,9 @@ impl Application {
         self.log.clone()
     }
 
-    /// The publish token generated at start because none was configured.
-    pub fn generated_token(&self) -> Option<&str> {
-        self.generated_token.as_deref()
+    /// The publish token made by the server because none was configured.
+    pub fn generated_token(&self) -> Option<&GeneratedToken> {
+        self.generated_token.as_ref()
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -272,12 +297,13 @@ fn listen(addr: &str) -> std::io::Result<TcpListener> {
 
 /// Every minute, the rate limiters forget clients that are back to a full
 /// burst, so their memory follows current clients, not every client ever.
-fn spawn_rate_janitor(rates: web::Data<RateLimits>) -> JoinHandle<()> {
+fn spawn_rate_janitor(rates: web::Data<RateLimits>, guesses: Arc<GuessLimit>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             ticker.tick().await;
             rates.forget_idle();
+            guesses.forget_idle();
         }
     })
 }

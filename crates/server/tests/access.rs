@@ -4,99 +4,20 @@
 mod common;
 
 use common::process::TOKEN;
-use common::{api_config, assert_api_error, send, spawn, Answer, SseClient, TestServer};
+use common::viewer::{attributes, cookie_pair, login, request, set_cookie_of, status_of, READS};
+use common::{api_config, assert_api_error, send, spawn, SseClient, TestServer};
 use pulseboard::Config;
-use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::header::HeaderMap;
 use reqwest::{Client, Method};
 use serde_json::json;
 
 const VIEWER: &str = "wall-screen-token";
-const OTHER_VIEWER: &str = "lobby-token";
+const OTHER_VIEWER: &str = "lobby-screen-token";
 
 fn viewer_config(tokens: &[&str]) -> Config {
     let mut config = api_config();
     config.viewer_tokens = tokens.iter().map(|t| t.to_string()).collect();
     config
-}
-
-/// A request with an optional `Cookie` header.
-fn request(
-    server: &TestServer,
-    method: Method,
-    path: &str,
-    cookie: Option<&str>,
-) -> reqwest::RequestBuilder {
-    let mut request = Client::new().request(method, server.url(path));
-    if let Some(cookie) = cookie {
-        request = request.header("Cookie", cookie);
-    }
-    request
-}
-
-/// Logs in with `token`; returns the answer and the `Set-Cookie` header.
-async fn login(
-    server: &TestServer,
-    token: &str,
-    extra: &[(&str, &str)],
-) -> (Answer, Option<String>) {
-    let mut request =
-        request(server, Method::POST, "/api/session", None).json(&json!({ "token": token }));
-    for (name, value) in extra {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("login answered");
-    let set_cookie = set_cookie_of(response.headers());
-    let status = response.status().as_u16();
-    let body = response.json().await.unwrap_or(serde_json::Value::Null);
-    ((status, body), set_cookie)
-}
-
-fn set_cookie_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(SET_COOKIE)
-        .map(|v| v.to_str().expect("ascii").to_owned())
-}
-
-/// `name=value` of a `Set-Cookie` header, as a browser sends it back.
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .expect("a pair")
-        .trim()
-        .to_owned()
-}
-
-fn attributes(set_cookie: &str) -> Vec<String> {
-    set_cookie
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect()
-}
-
-/// The read endpoints a viewer uses, which viewer tokens close.
-const READS: [&str; 4] = [
-    "/api/events",
-    "/api/widgets",
-    "/api/widgets/cpu",
-    "/api/dashboards",
-];
-
-async fn status_of(server: &TestServer, path: &str, cookie: Option<&str>) -> Answer {
-    if path == "/api/events" {
-        // Only the status and error body: a 200 stream never ends.
-        let response = request(server, Method::GET, path, cookie)
-            .send()
-            .await
-            .expect("answered");
-        let status = response.status().as_u16();
-        if status == 200 {
-            return (status, serde_json::Value::Null);
-        }
-        return (status, response.json().await.unwrap_or_default());
-    }
-    send(request(server, Method::GET, path, cookie)).await
 }
 
 #[tokio::test]
@@ -210,31 +131,6 @@ async fn a_session_opens_the_stream_and_the_reads_until_logout() {
     );
     let body: serde_json::Value = response.json().await.expect("JSON");
     assert_eq!(body, json!({"required": true, "authenticated": false}));
-}
-
-#[tokio::test]
-async fn sessions_survive_a_restart_and_end_with_their_token() {
-    let first = spawn(viewer_config(&[VIEWER, OTHER_VIEWER])).await;
-    let (_, set_cookie) = login(&first, VIEWER, &[]).await;
-    let cookie = cookie_pair(&set_cookie.expect("a cookie"));
-    // Another instance (or this one after a restart) with the same tokens
-    // accepts it; one whose config no longer has the token does not.
-    let same_tokens = spawn(viewer_config(&[OTHER_VIEWER, VIEWER])).await;
-    assert_eq!(
-        status_of(&same_tokens, "/api/widgets", Some(&cookie))
-            .await
-            .0,
-        200
-    );
-    let revoked = spawn(viewer_config(&[OTHER_VIEWER])).await;
-    assert_eq!(
-        status_of(&revoked, "/api/widgets", Some(&cookie)).await.0,
-        401
-    );
-    assert_eq!(
-        status_of(&revoked, "/api/events", Some(&cookie)).await.0,
-        401
-    );
 }
 
 #[tokio::test]

@@ -1143,7 +1143,11 @@ async fn a_batch_with_one_bad_update_applies_nothing_and_sends_nothing() {
 #[actix_web::test]
 async fn publishing_needs_one_of_the_configured_tokens() {
     let mut config = api_config();
-    config.publish_tokens = vec!["alpha".into(), " beta ".into(), "".into()];
+    config.publish_tokens = vec![
+        "alpha-publish-token-1".into(),
+        " beta-publish-token-22 ".into(),
+        "".into(),
+    ];
     let server = spawn(config).await;
     let body = || br#"{"value": 1}"#.to_vec();
     let publish = |token: Option<&'static str>| {
@@ -1154,17 +1158,24 @@ async fn publishing_needs_one_of_the_configured_tokens() {
     // No token and a wrong one get the very same answer.
     let missing = publish(None).await;
     assert_api_error(&missing, 401, "unauthorized", &["Bearer"]);
-    for wrong in ["gamma", "alph", "alphaa", "alpha,beta", "", "ALPHA"] {
+    for wrong in [
+        "gamma",
+        "alph",
+        "alpha-publish-token-1a",
+        "alpha-publish-token-1,beta-publish-token-22",
+        "",
+        "ALPHA",
+    ] {
         let answer = publish(Some(wrong)).await;
         assert_eq!(answer, missing, "token {wrong:?}");
     }
     for header in [
-        "alpha",
-        "Basic alpha",
+        "alpha-publish-token-1",
+        "Basic alpha-publish-token-1",
         "Bearer",
         "Bearer ",
-        "Beareralpha",
-        "Token alpha",
+        "Beareralpha-publish-token-1",
+        "Token alpha-publish-token-1",
     ] {
         let request = reqwest::Client::new()
             .post(server.url("/api/widgets/w"))
@@ -1181,10 +1192,14 @@ async fn publishing_needs_one_of_the_configured_tokens() {
 
     // Every configured token works (spaces around it are not part of it),
     // and the scheme's name is case-insensitive (RFC 9110).
-    let first = accepted_id(&publish(Some("alpha")).await, "w");
-    let second = accepted_id(&publish(Some("beta")).await, "w");
+    let first = accepted_id(&publish(Some("alpha-publish-token-1")).await, "w");
+    let second = accepted_id(&publish(Some("beta-publish-token-22")).await, "w");
     assert_eq!(seq_of(&second), seq_of(&first) + 1);
-    for header in ["bearer alpha", "BEARER beta", "Bearer   alpha  "] {
+    for header in [
+        "bearer alpha-publish-token-1",
+        "BEARER beta-publish-token-22",
+        "Bearer   alpha-publish-token-1  ",
+    ] {
         let request = reqwest::Client::new()
             .post(server.url("/api/widgets/w"))
             .header("Authorization", header)
@@ -1200,7 +1215,10 @@ async fn publishing_needs_one_of_the_configured_tokens() {
         missing
     );
     assert_eq!(
-        server.post_raw("/api/batch", Some("beta"), batch()).await.0,
+        server
+            .post_raw("/api/batch", Some("beta-publish-token-22"), batch())
+            .await
+            .0,
         200
     );
     assert_eq!(server.delete_widget("w", None).await, missing);
@@ -1210,7 +1228,13 @@ async fn publishing_needs_one_of_the_configured_tokens() {
         "w",
         "not deleted"
     );
-    assert_eq!(server.delete_widget("w", Some("alpha")).await.0, 200);
+    assert_eq!(
+        server
+            .delete_widget("w", Some("alpha-publish-token-1"))
+            .await
+            .0,
+        200
+    );
 
     // Reads are open.
     for path in ["/api/widgets", "/api/dashboards", "/healthz"] {
@@ -1234,7 +1258,8 @@ async fn a_generated_token_is_printed_once_and_never_logged() {
         &[],
     )
     .await;
-    let prefix = "Publish token (generated; set PULSEBOARD_PUBLISH_TOKEN to keep one): ";
+    let prefix =
+        "Publish token (generated for this run only; set PULSEBOARD_PUBLISH_TOKEN to keep one): ";
     let printed_token = || {
         let printed = stdout.lock().unwrap().clone();
         printed

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use common::{spawn, test_config, SOON};
 use pulseboard::Config;
 
-const TOKEN: &str = "doc-token";
+const TOKEN: &str = "docs-example-publish-token";
 
 /// Fewer than this means the parser lost examples, not that the docs have few.
 const MIN_EXAMPLES: usize = 20;

@@ -529,7 +529,7 @@ async fn the_binary_reads_dashboards_and_settings_from_its_config_file() {
         host_metrics = true
         sample_interval = "1h"
         heartbeat_interval = "7s"
-        publish_token = ["file-token-a", "file-token-b"]
+        publish_token = ["file-publish-token-a", "file-publish-token-b"]
         {DASHBOARDS}
         [[dashboard.widget]]
         id = "oncall"
@@ -566,14 +566,20 @@ async fn the_binary_reads_dashboards_and_settings_from_its_config_file() {
 
     // Settings from the file apply.
     assert_eq!(heartbeat_ms(&server).await, 7000);
-    assert_eq!(publish_with(&server, "file-token-a", "a").await, 200);
-    assert_eq!(publish_with(&server, "file-token-b", "b").await, 200);
+    assert_eq!(
+        publish_with(&server, "file-publish-token-a", "a").await,
+        200
+    );
+    assert_eq!(
+        publish_with(&server, "file-publish-token-b", "b").await,
+        200
+    );
     assert_eq!(publish_with(&server, "t", "c").await, 401);
     // And the declared kinds.
     let (status, body) = call(
         reqwest::Method::POST,
         &format!("{}/api/widgets/oncall", server.base),
-        Some("file-token-a"),
+        Some("file-publish-token-a"),
         Some(br#"{"kind": "number", "value": 1}"#.to_vec()),
     )
     .await;
@@ -588,15 +594,21 @@ async fn a_flag_or_an_env_var_beats_the_config_file() {
         host_metrics = false
         heartbeat_interval = "7s"
         max_widgets = 2
-        publish_token = "file-token"
+        publish_token = "file-publish-token"
         "#,
     );
     let from_file = ServerProcess::start_bare(&with_config(&file, &[]), &[]).await;
     assert_eq!(heartbeat_ms(&from_file).await, 7000);
-    assert_eq!(publish_with(&from_file, "file-token", "a").await, 200);
-    assert_eq!(publish_with(&from_file, "file-token", "b").await, 200);
     assert_eq!(
-        publish_with(&from_file, "file-token", "c").await,
+        publish_with(&from_file, "file-publish-token", "a").await,
+        200
+    );
+    assert_eq!(
+        publish_with(&from_file, "file-publish-token", "b").await,
+        200
+    );
+    assert_eq!(
+        publish_with(&from_file, "file-publish-token", "c").await,
         422,
         "max_widgets = 2"
     );
@@ -604,20 +616,23 @@ async fn a_flag_or_an_env_var_beats_the_config_file() {
     let env = [
         ("PULSEBOARD_HEARTBEAT_INTERVAL", "8s"),
         ("PULSEBOARD_MAX_WIDGETS", "3"),
-        ("PULSEBOARD_PUBLISH_TOKEN", "env-token"),
+        ("PULSEBOARD_PUBLISH_TOKEN", "env-publish-token"),
     ];
     let from_env = ServerProcess::start_bare(&with_config(&file, &[]), &env).await;
     assert_eq!(heartbeat_ms(&from_env).await, 8000);
     assert_eq!(
-        publish_with(&from_env, "file-token", "a").await,
+        publish_with(&from_env, "file-publish-token", "a").await,
         401,
         "tokens are not merged"
     );
     for widget in ["a", "b", "c"] {
-        assert_eq!(publish_with(&from_env, "env-token", widget).await, 200);
+        assert_eq!(
+            publish_with(&from_env, "env-publish-token", widget).await,
+            200
+        );
     }
     assert_eq!(
-        publish_with(&from_env, "env-token", "d").await,
+        publish_with(&from_env, "env-publish-token", "d").await,
         422,
         "max_widgets 3"
     );
@@ -627,7 +642,7 @@ async fn a_flag_or_an_env_var_beats_the_config_file() {
         "9s",
         "--max-widgets=4",
         "--publish-token",
-        "flag-token",
+        "flag-publish-token",
     ];
     let from_flags = ServerProcess::start_bare(&with_config(&file, &flags), &env).await;
     assert_eq!(
@@ -635,12 +650,18 @@ async fn a_flag_or_an_env_var_beats_the_config_file() {
         9000,
         "the flag beats env and file"
     );
-    assert_eq!(publish_with(&from_flags, "env-token", "a").await, 401);
+    assert_eq!(
+        publish_with(&from_flags, "env-publish-token", "a").await,
+        401
+    );
     for widget in ["a", "b", "c", "d"] {
-        assert_eq!(publish_with(&from_flags, "flag-token", widget).await, 200);
+        assert_eq!(
+            publish_with(&from_flags, "flag-publish-token", widget).await,
+            200
+        );
     }
     assert_eq!(
-        publish_with(&from_flags, "flag-token", "e").await,
+        publish_with(&from_flags, "flag-publish-token", "e").await,
         422,
         "max_widgets 4"
     );

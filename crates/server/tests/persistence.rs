@@ -176,8 +176,8 @@ async fn every_kind_survives_a_sigterm_restart_in_the_same_epoch() {
     first.stop("TERM").await;
     assert_eq!(
         files_in(dir.path()),
-        ["pulseboard.db", "pulseboard.db.lock"],
-        "a clean stop leaves one self-contained database (no WAL)"
+        ["pulseboard.db", "pulseboard.db.lock", "session-key"],
+        "a clean stop leaves one self-contained database (no WAL), and the session key"
     );
 
     let second = ServerProcess::start_in(dir.path(), &[]).await;

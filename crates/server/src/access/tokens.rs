@@ -6,6 +6,41 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::HttpRequest;
 use subtle::ConstantTimeEq;
 
+/// The shortest token the server accepts in its configuration: 16 random
+/// characters are beyond online guessing at the rate a client address is
+/// allowed to fail (`limits/guesses.rs`); the generated ones have 64.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// A configured token too short to be safe.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} token {position} of {count} is {len} characters long; tokens must be at least {MIN_TOKEN_LEN} (make one with `openssl rand -hex 32`)")]
+pub struct TokenTooShort {
+    pub kind: &'static str,
+    /// 1-based, in the order configured (blank ones not counted).
+    pub position: usize,
+    pub count: usize,
+    pub len: usize,
+}
+
+/// Refuses configured tokens shorter than [`MIN_TOKEN_LEN`]; `kind` names
+/// them in the error, which never shows a token.
+pub fn check_lengths(configured: &[String], kind: &'static str) -> Result<(), TokenTooShort> {
+    let tokens = Tokens::from_config(configured);
+    let count = tokens.tokens.len();
+    for (index, token) in tokens.iter().enumerate() {
+        let len = token.chars().count();
+        if len < MIN_TOKEN_LEN {
+            return Err(TokenTooShort {
+                kind,
+                position: index + 1,
+                count,
+                len,
+            });
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
     tokens: Vec<String>,
@@ -40,18 +75,8 @@ impl Tokens {
         found
     }
 
-    /// The token at `index`, as [`Tokens::find`] numbers them.
-    pub fn get(&self, index: usize) -> Option<&str> {
-        self.tokens.get(index).map(String::as_str)
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.tokens.iter().map(String::as_str)
-    }
-
-    /// Which token the request's `Authorization: Bearer` header carries.
-    pub fn find_bearer(&self, req: &HttpRequest) -> Option<usize> {
-        self.find(request_bearer_token(req)?)
     }
 }
 
@@ -86,7 +111,6 @@ mod tests {
     fn trims_and_drops_blank_tokens_keeping_the_order() {
         let tokens = tokens(&[" one ", "", "  ", "two"]);
         assert_eq!(tokens.iter().collect::<Vec<_>>(), ["one", "two"]);
-        assert_eq!(tokens.get(1), Some("two"));
         assert!(Tokens::from_config(&[" ".into()]).is_empty());
     }
 
@@ -99,6 +123,18 @@ mod tests {
             assert_eq!(tokens.find(wrong), None, "{wrong:?}");
         }
         assert_eq!(Tokens::default().find(""), None);
+    }
+
+    #[test]
+    fn short_tokens_are_refused_without_showing_them() {
+        let long = "0123456789abcdef".to_string();
+        assert!(check_lengths(&[long.clone(), " ".into()], "publish").is_ok());
+        assert!(check_lengths(&[], "publish").is_ok());
+        let error = check_lengths(&[long, " short-secret ".into()], "viewer").unwrap_err();
+        assert_eq!((error.position, error.count, error.len), (2, 2, 12));
+        let message = error.to_string();
+        assert!(message.starts_with("viewer token 2 of 2 is 12 characters long"));
+        assert!(!message.contains("short-secret"));
     }
 
     #[test]

@@ -8,4 +8,4 @@ pub mod request_body;
 pub mod session;
 pub mod widgets;
 
-pub use auth::PublishTokens;
+pub use auth::{GeneratedToken, PublishTokens};

@@ -1,5 +1,6 @@
 //! `/api/session`: viewers log in with a viewer token and get a session cookie
-//! (see `access::viewer`), and log out again.
+//! (see `access::viewer`), and log out again, which revokes the session on
+//! the server (through the log, so on every instance sharing it).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -11,6 +12,7 @@ use crate::access::{TrustedProxies, ViewerAccess};
 use crate::error::ApiError;
 use crate::error::ErrorBody;
 use crate::limits::RateLimits;
+use crate::log::{Log, Revocation};
 
 /// Whether this browser may view the dashboard.
 #[derive(Serialize, ToSchema)]
@@ -28,15 +30,22 @@ pub struct LoginBody {
     pub token: String,
 }
 
-/// Whether viewers must log in, and whether this one is. Always allowed: the
-/// SPA asks it to decide between the login form and the dashboard.
+/// Whether viewers must log in, and whether this one is. Allowed without a
+/// session: the SPA asks it to decide between the login form and the
+/// dashboard. A wrong `Bearer` viewer token here counts as a failed check.
 #[utoipa::path(get, path = "/api/session", tag = "session",
-    responses((status = 200, body = SessionStatus)))]
-pub async fn status(viewers: web::Data<ViewerAccess>, req: HttpRequest) -> HttpResponse {
-    HttpResponse::Ok().json(SessionStatus {
+    responses(
+        (status = 200, body = SessionStatus),
+        (status = 429, description = "rate_limited: too many failed token checks from this address", body = ErrorBody),
+    ))]
+pub async fn status(
+    viewers: web::Data<ViewerAccess>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(SessionStatus {
         required: viewers.required(),
-        authenticated: viewers.is_viewer(&req),
-    })
+        authenticated: viewers.is_viewer(&req)?,
+    }))
 }
 
 /// Log in: a valid viewer token gets an `HttpOnly; SameSite=Strict` session
@@ -47,7 +56,7 @@ pub async fn status(viewers: web::Data<ViewerAccess>, req: HttpRequest) -> HttpR
         (status = 200, description = "logged in; the cookie is set", body = SessionStatus),
         (status = 400, description = "invalid_json", body = ErrorBody),
         (status = 401, description = "unauthorized: not a viewer token", body = ErrorBody),
-        (status = 429, description = "rate_limited: too many attempts from this address", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many attempts, or failed token checks, from this address", body = ErrorBody),
     ))]
 pub async fn login(
     viewers: web::Data<ViewerAccess>,
@@ -74,34 +83,43 @@ pub async fn login(
             authenticated: true,
         }));
     }
-    let cookie = viewers.login(&token, is_https(&req)).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "that is not a viewer token",
-        )
-    })?;
+    let cookie = viewers.login(&token, &req)?;
     Ok(HttpResponse::Ok().cookie(cookie).json(SessionStatus {
         required: true,
         authenticated: true,
     }))
 }
 
-/// Log out: the browser forgets its session cookie.
+/// Log out: the session is revoked on the server (its cookie no longer
+/// passes anywhere, and its open streams end) and the browser forgets it.
 #[utoipa::path(delete, path = "/api/session", tag = "session",
-    responses((status = 200, body = SessionStatus)))]
-pub async fn logout(viewers: web::Data<ViewerAccess>, req: HttpRequest) -> HttpResponse {
-    HttpResponse::Ok()
-        .cookie(viewers.logout(is_https(&req)))
+    responses(
+        (status = 200, body = SessionStatus),
+        (status = 503, description = "storage_unavailable: the revocation could not be stored, so the session still holds; try again", body = ErrorBody),
+    ))]
+pub async fn logout(
+    viewers: web::Data<ViewerAccess>,
+    log: web::Data<Log>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(session) = viewers.session(&req) {
+        let revocation = Revocation {
+            id: session.id,
+            expires: session.expires,
+        };
+        log.revoke(revocation).await.map_err(|error| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!("the logout could not be stored, so the session still holds ({error}); try again"),
+            )
+            .retry_after(std::time::Duration::from_secs(1))
+        })?;
+    }
+    Ok(HttpResponse::Ok()
+        .cookie(viewers.logout_cookie(&req))
         .json(SessionStatus {
             required: viewers.required(),
             authenticated: !viewers.required(),
-        })
-}
-
-/// Whether the browser reached us over https, directly or (as a proxy's
-/// `X-Forwarded-Proto` says) through a proxy. Believing a forged header here
-/// only makes the cookie stricter.
-fn is_https(req: &HttpRequest) -> bool {
-    req.connection_info().scheme() == "https"
+        }))
 }

@@ -16,12 +16,14 @@ use tokio::sync::broadcast::{
 };
 
 use super::small_chunks::SmallChunks;
+use crate::access::viewer::{unix_now, Viewer};
 use crate::access::{TrustedProxies, ViewerAccess};
 use crate::dashboards::Filter;
 use crate::error::ApiError;
 use crate::frame::{EventName, Frame};
 use crate::hub::{Hub, ResetReason, Subscription};
 use crate::limits::{StreamSlot, StreamSlots};
+use crate::log::SessionRecords;
 
 /// How long a browser waits before reconnecting on its own after a drop.
 const RETRY: Duration = Duration::from_secs(2);
@@ -92,7 +94,7 @@ pub async fn stream_events(
     proxies: web::Data<TrustedProxies>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    viewers.check(&req)?;
+    let viewer = viewers.check(&req)?;
     let query = web::Query::<StreamQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_filter", e.to_string()))?
         .into_inner();
@@ -114,10 +116,28 @@ pub async fn stream_events(
                 "could not build the dashboard snapshot",
             )
         })?;
-    let deadline = limits
+    let mut deadline = limits
         .max_stream_age
         .map(|age| Instant::now() + jittered(age));
-    let events = subscriber_events(hub.get_ref().clone(), subscription, filter, deadline, slot);
+    let session = match viewer {
+        Viewer::Session(session) => {
+            // The stream ends when its session does: the browser's reconnect
+            // is then refused, and the SPA shows its login form.
+            let left = Duration::from_secs(session.expires.saturating_sub(unix_now()));
+            let expiry = Instant::now() + left;
+            deadline = Some(deadline.map_or(expiry, |d| d.min(expiry)));
+            Some(SessionWatch::new(session.id, viewers.sessions().clone()))
+        }
+        Viewer::Open | Viewer::Token => None,
+    };
+    let events = subscriber_events(
+        hub.get_ref().clone(),
+        subscription,
+        filter,
+        deadline,
+        session,
+        slot,
+    );
     Ok(Sse::from_stream(events)
         .with_retry_duration(RETRY)
         .customize()
@@ -143,6 +163,34 @@ pub struct StreamLimits {
     pub max_stream_age: Option<Duration>,
 }
 
+/// The session a stream was opened with, watched for its revocation.
+struct SessionWatch {
+    id: Box<str>,
+    records: Arc<SessionRecords>,
+    /// The revocation generation last looked at: the set is only searched
+    /// when it changed, not on every event.
+    seen: u64,
+}
+
+impl SessionWatch {
+    fn new(id: String, records: Arc<SessionRecords>) -> SessionWatch {
+        SessionWatch {
+            seen: records.generation(),
+            id: id.into(),
+            records,
+        }
+    }
+
+    fn revoked(&mut self) -> bool {
+        let generation = self.records.generation();
+        if generation == self.seen {
+            return false;
+        }
+        self.seen = generation;
+        self.records.is_revoked(&self.id)
+    }
+}
+
 /// Between 90 % and 100 % of `age`, so streams opened together (after a deploy)
 /// do not all end, and reconnect, together.
 fn jittered(age: Duration) -> Duration {
@@ -158,6 +206,7 @@ fn subscriber_events(
     subscription: Subscription,
     filter: Filter,
     deadline: Option<Instant>,
+    session: Option<SessionWatch>,
     slot: StreamSlot,
 ) -> impl Stream<Item = Result<sse::Event, Infallible>> {
     let metrics = hub.metrics();
@@ -171,6 +220,7 @@ fn subscriber_events(
         receiver: subscription.receiver,
         filter,
         deadline,
+        session,
         finished: false,
         uncounted: 0,
         _slot: slot,
@@ -189,8 +239,11 @@ struct Subscriber {
     receiver: broadcast::Receiver<Arc<Frame>>,
     /// The widgets this stream carries.
     filter: Filter,
-    /// When the stream should end (`--max-stream-age`).
+    /// When the stream should end (`--max-stream-age`, or when its session
+    /// expires).
     deadline: Option<Instant>,
+    /// The viewer session it was opened with, if any: its revocation ends it.
+    session: Option<SessionWatch>,
     finished: bool,
     /// Deliveries not yet added to `events_delivered_total`: counted in bulk
     /// whenever the stream catches up, rather than contending for one shared
@@ -244,13 +297,15 @@ impl Subscriber {
                 Some(event)
             }
             Ok(event) => {
-                if self
+                let expired = self
                     .deadline
-                    .is_some_and(|deadline| Instant::now() >= deadline)
-                {
-                    // Checked when an event is due (a heartbeat at the latest),
-                    // which needs no timer per stream. The event is not sent: it
-                    // is in the history, so the client's resume replays it.
+                    .is_some_and(|deadline| Instant::now() >= deadline);
+                let revoked = self.session.as_mut().is_some_and(SessionWatch::revoked);
+                if expired || revoked {
+                    // Checked when an event is due (a heartbeat at the latest;
+                    // a revocation sends one at once), which needs no timer per
+                    // stream. The event is not sent: it is in the history, so
+                    // the client's resume replays it.
                     return None;
                 }
                 Some(event)

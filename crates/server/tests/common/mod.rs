@@ -5,6 +5,7 @@
 pub mod nginx;
 pub mod process;
 pub mod raw;
+pub mod viewer;
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -376,6 +377,18 @@ where
     let deadline = Instant::now() + within;
     while !check().await {
         assert!(Instant::now() < deadline, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Calls `find` until it returns something, or fails after [`SOON`].
+pub async fn eventually_some<T>(mut find: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + SOON;
+    loop {
+        if let Some(found) = find() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "nothing found within {SOON:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -19,7 +19,7 @@ pub fn path_str(dir: &std::path::Path) -> &str {
 }
 
 /// The token every process started here accepts.
-pub const TOKEN: &str = "t";
+pub const TOKEN: &str = "test-publish-token-000000";
 
 /// What [`ServerProcess::start`] always passes: any free port, no host
 /// metrics, no SPA, the test token.
