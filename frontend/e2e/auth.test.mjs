@@ -287,6 +287,39 @@ describe('viewer tokens', { timeout: 300_000 }, () => {
     });
   }
 
+  // Logout means it: a session logged out elsewhere (another tab, or a
+  // stolen copy of the cookie) ends at once on the server, which ends the
+  // open stream of this page too; no restart is needed.
+  test('a session logged out elsewhere ends the open page\'s stream and brings the form back', { timeout: 120_000 }, async (t) => {
+    const server = await startServer({ extraArgs: SERVER_ARGS });
+    t.after(() => server.stop());
+    const { context, page, problems, streams, open, explain: explainPage } = await openPage(t, server.url);
+    const explain = () => `${explainPage()}\n${server.output()}`;
+
+    await screenshotOnFailure(page, 'auth-logged-out-elsewhere', explain, async () => {
+      await page.waitForSelector(LOGIN_FORM, { timeout: DEADLINE_MS });
+      await submitToken(page, VIEWER_TOKEN);
+      await page.waitForSelector(LIVE_BADGE, { timeout: DEADLINE_MS });
+      const [cookie] = (await context.cookies()).filter((c) => c.name === 'pulseboard_session');
+      assert.ok(cookie, 'the page holds a session cookie');
+
+      // The same cookie, logged out from outside the page.
+      const response = await fetch(`${server.url}/api/session`, {
+        method: 'DELETE',
+        headers: { cookie: `${cookie.name}=${cookie.value}` },
+      });
+      assert.equal(response.status, 200, await response.text());
+
+      await page.waitForSelector(LOGIN_FORM, { timeout: 30_000 });
+      assert.match(await page.textContent(LOGIN_NOTICE), /session ended/i);
+      assert.equal(await open(), 0, `an EventSource is still open${explain()}`);
+      const made = await streams();
+      await sleep(3_000);
+      assert.equal(await streams(), made, `EventSources kept being made after the logout${explain()}`);
+    });
+    assert.deepEqual(problems, [], `page problems${explain()}`);
+  });
+
   test('too many attempts: the form says to wait', { timeout: 120_000 }, async (t) => {
     const server = await startServer({ extraArgs: SERVER_ARGS });
     t.after(() => server.stop());
