@@ -4,7 +4,9 @@
 mod common;
 
 use common::process::TOKEN;
-use common::viewer::{attributes, cookie_pair, login, request, set_cookie_of, status_of, READS};
+use common::viewer::{
+    attributes, cookie_pair, login, request, set_cookie_of, status_of, viewer_config, READS,
+};
 use common::{api_config, assert_api_error, send, spawn, SseClient, TestServer};
 use pulseboard::Config;
 use reqwest::header::HeaderMap;
@@ -13,12 +15,6 @@ use serde_json::json;
 
 const VIEWER: &str = "wall-screen-token";
 const OTHER_VIEWER: &str = "lobby-screen-token";
-
-fn viewer_config(tokens: &[&str]) -> Config {
-    let mut config = api_config();
-    config.viewer_tokens = tokens.iter().map(|t| t.to_string()).collect();
-    config
-}
 
 #[tokio::test]
 async fn without_a_session_viewer_tokens_close_the_stream_and_the_reads() {

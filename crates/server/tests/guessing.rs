@@ -241,22 +241,8 @@ async fn a_generated_publish_token_is_kept_for_the_next_start() {
         "--data-dir",
         path_str(dir.path()),
     ];
-    let printed_token = |stdout: &str| {
-        stdout
-            .lines()
-            .find(|line| line.starts_with("Publish token ("))
-            .and_then(|line| line.rsplit_once(": "))
-            .map(|(_, token)| token.to_owned())
-            .unwrap_or_else(|| panic!("no token printed:\n{stdout}"))
-    };
     let (mut first, stdout) = ServerProcess::start_bare_printing(&args, &[]).await;
-    let token = common::eventually_some(|| {
-        let stdout = stdout.lock().expect("stdout").clone();
-        stdout
-            .contains("Publish token (")
-            .then(|| printed_token(&stdout))
-    })
-    .await;
+    let token = printed_token(&stdout).await;
     assert_eq!(token.len(), 64);
     let file = dir.path().join("publish-token");
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -267,13 +253,7 @@ async fn a_generated_publish_token_is_kept_for_the_next_start() {
     first.stop("TERM").await;
 
     let (second, stdout) = ServerProcess::start_bare_printing(&args, &[]).await;
-    let again = common::eventually_some(|| {
-        let stdout = stdout.lock().expect("stdout").clone();
-        stdout
-            .contains("Publish token (")
-            .then(|| printed_token(&stdout))
-    })
-    .await;
+    let again = printed_token(&stdout).await;
     assert_eq!(again, token, "the same token after a restart");
     let answer = common::call(
         Method::POST,
@@ -283,4 +263,18 @@ async fn a_generated_publish_token_is_kept_for_the_next_start() {
     )
     .await;
     assert_eq!(answer.0, 200, "{answer:?}");
+}
+
+/// The token a process prints on stdout (`Publish token (…): <token>`), once
+/// it has printed it.
+async fn printed_token(stdout: &std::sync::Mutex<String>) -> String {
+    common::eventually_some(|| {
+        let printed = stdout.lock().expect("stdout").clone();
+        printed
+            .lines()
+            .find(|line| line.starts_with("Publish token ("))
+            .and_then(|line| line.rsplit_once(": "))
+            .map(|(_, token)| token.to_owned())
+    })
+    .await
 }

@@ -8,23 +8,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::viewer::{cookie_pair, login, request, status_of, READS};
-use common::{api_config, spawn, SseClient, TestServer, SOON};
+use common::viewer::{cookie_pair, login, request, status_of, viewer_config, READS};
+use common::{spawn, SseClient, TestServer, SOON};
 use hmac::{Hmac, KeyInit, Mac};
 use pulseboard::config::StorageKind;
-use pulseboard::Config;
 use reqwest::Method;
 use serde_json::json;
 use sha2::Sha256;
 
 const VIEWER: &str = "wall-screen-token";
 const OTHER_VIEWER: &str = "lobby-screen-token";
-
-fn viewer_config(tokens: &[&str]) -> Config {
-    let mut config = api_config();
-    config.viewer_tokens = tokens.iter().map(|t| t.to_string()).collect();
-    config
-}
 
 async fn session_cookie(server: &TestServer, token: &str) -> String {
     let (answer, set_cookie) = login(server, token, &[]).await;

@@ -5,7 +5,15 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Client, Method};
 use serde_json::json;
 
-use super::{send, Answer, TestServer};
+use super::{api_config, send, Answer, TestServer};
+use pulseboard::Config;
+
+/// [`api_config`] with `tokens` as viewer tokens.
+pub fn viewer_config(tokens: &[&str]) -> Config {
+    let mut config = api_config();
+    config.viewer_tokens = tokens.iter().map(|t| t.to_string()).collect();
+    config
+}
 
 /// A request with an optional `Cookie` header.
 pub fn request(
