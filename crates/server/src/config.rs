@@ -10,6 +10,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use protocol::DashboardSpec;
 
+use crate::access::ClientIpHeader;
 use crate::config_file::{self, ConfigFile};
 
 #[derive(Clone, Parser)]
@@ -196,11 +197,20 @@ pub struct Config {
     pub head_timeout: Duration,
 
     /// Proxies (addresses or CIDR ranges, comma-separated) whose
-    /// `CF-Connecting-IP` and `X-Forwarded-For` headers name the client.
-    /// From any other peer those headers are ignored.
+    /// `--client-ip-header` names the client. From any other peer it is
+    /// ignored.
     #[arg(long = "trusted-proxy", env = "PULSEBOARD_TRUSTED_PROXY", value_delimiter = ',',
           value_parser = parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The header in which a trusted proxy names the client:
+    /// `X-Forwarded-For` (its right-most entry that is not a trusted proxy),
+    /// or one that holds a single address, such as `CF-Connecting-IP` when
+    /// Cloudflare connects straight to Pulseboard. Every other header is
+    /// ignored: a client can send any of them.
+    #[arg(long, env = "PULSEBOARD_CLIENT_IP_HEADER", default_value = "X-Forwarded-For",
+          value_parser = parse_client_ip_header)]
+    pub client_ip_header: ClientIpHeader,
 
     /// The dashboards declared in the config file (filled by [`Config::load`]).
     #[arg(skip)]
@@ -248,6 +258,7 @@ impl std::fmt::Debug for Config {
             )
             .field("cors_origins", &self.cors_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("client_ip_header", &self.client_ip_header)
             .finish_non_exhaustive()
     }
 }
@@ -409,6 +420,11 @@ fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))
 }
 
+/// A header name (`--client-ip-header`).
+fn parse_client_ip_header(text: &str) -> Result<ClientIpHeader, String> {
+    text.parse()
+}
+
 /// A clap value parser for a count within `min..=max`.
 fn count_between(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |text| {
@@ -491,6 +507,7 @@ frame_ancestors = "'self' https://portal.example"
 max_streams_per_ip = 20
 publish_rate = 5
 session_lifetime = "7days"
+client_ip_header = "CF-Connecting-IP"
 "#,
         )
         .unwrap();
@@ -502,5 +519,25 @@ session_lifetime = "7days"
         assert_eq!(config.max_streams_per_ip, 20);
         assert_eq!(config.publish_rate, 5);
         assert_eq!(config.session_lifetime, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            config.client_ip_header,
+            ClientIpHeader::Single(actix_web::http::header::HeaderName::from_static(
+                "cf-connecting-ip"
+            ))
+        );
+    }
+
+    #[test]
+    fn the_client_ip_header_is_x_forwarded_for_unless_named() {
+        assert_eq!(
+            Config::defaults().client_ip_header,
+            ClientIpHeader::ForwardedFor
+        );
+        for bad in ["", "two words", "Forwarded"] {
+            assert!(
+                Config::try_parse_from(["pulseboard", "--client-ip-header", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -89,7 +89,10 @@ impl Application {
             config.max_streams,
             config.max_streams_per_ip,
         ));
-        let proxies = web::Data::new(TrustedProxies::new(config.trusted_proxies.clone()));
+        let proxies = web::Data::new(TrustedProxies::new(
+            config.trusted_proxies.clone(),
+            config.client_ip_header.clone(),
+        ));
         let cors_origins = config.cors_origins.clone();
         let security_headers =
             web::Data::new(security::SecurityHeaders::new(&config.frame_ancestors));
