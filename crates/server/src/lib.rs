@@ -12,6 +12,7 @@ pub mod history;
 pub mod hub;
 pub mod limits;
 pub mod log;
+pub mod log_text;
 pub mod memory;
 pub mod metrics;
 pub mod publish;
