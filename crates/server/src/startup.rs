@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{from_fn, Compress, Logger};
+use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
@@ -20,6 +20,7 @@ use crate::hub::Hub;
 use crate::limits::{request_head, RateLimits, StreamSlots};
 use crate::log::{self, Log};
 use crate::metrics::Metrics;
+use crate::request_log;
 use crate::routes::{self, events::StreamLimits, health::Readiness};
 use crate::security;
 use crate::sources;
@@ -127,9 +128,10 @@ impl Application {
                 // The stream stays outside the middleware below (it sets its
                 // own `nosniff`; CSP is for documents): Compress would only
                 // wrap every event of every viewer in an identity encoder (the
-                // SSE responder sets `Content-Encoding: identity`), and Logger
-                // would add a layer to every delivery and a line per reconnect
-                // of every viewer. Streams are logged (at debug) by the route.
+                // SSE responder sets `Content-Encoding: identity`), and the
+                // request log would add a layer to every delivery and a line
+                // per reconnect of every viewer. Streams are logged (at debug)
+                // by the route.
                 .route("/api/events", web::get().to(routes::events::stream_events))
                 .service(
                     web::scope("")
@@ -139,7 +141,9 @@ impl Application {
                         // that names its encoding alone: static files are
                         // compressed once, at start, or say `identity`.
                         .wrap(Compress::default())
-                        .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
+                        // Outermost of the three: it sees the final status
+                        // and the bytes sent.
+                        .wrap(from_fn(request_log::log))
                         .route("/healthz", web::get().to(routes::health::healthz))
                         .route("/readyz", web::get().to(routes::health::readyz))
                         .route("/metrics", web::get().to(routes::metrics::metrics))
