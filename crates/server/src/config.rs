@@ -212,6 +212,13 @@ pub struct Config {
           value_parser = parse_client_ip_header)]
     pub client_ip_header: ClientIpHeader,
 
+    /// How often refusals (4xx and 5xx API errors) are summarized in the log:
+    /// the first from an address in each interval is logged, the rest
+    /// counted, and the count logged when the interval ends.
+    #[arg(long, env = "PULSEBOARD_REFUSAL_LOG_INTERVAL", default_value = "60s",
+          value_parser = duration_between(Duration::from_millis(100), Duration::from_secs(86_400)))]
+    pub refusal_log_interval: Duration,
+
     /// The dashboards declared in the config file (filled by [`Config::load`]).
     #[arg(skip)]
     pub dashboards: Vec<DashboardSpec>,
@@ -259,6 +266,7 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("client_ip_header", &self.client_ip_header)
+            .field("refusal_log_interval", &self.refusal_log_interval)
             .finish_non_exhaustive()
     }
 }
@@ -508,6 +516,7 @@ max_streams_per_ip = 20
 publish_rate = 5
 session_lifetime = "7days"
 client_ip_header = "CF-Connecting-IP"
+refusal_log_interval = "10s"
 "#,
         )
         .unwrap();
@@ -525,6 +534,7 @@ client_ip_header = "CF-Connecting-IP"
                 "cf-connecting-ip"
             ))
         );
+        assert_eq!(config.refusal_log_interval, Duration::from_secs(10));
     }
 
     #[test]

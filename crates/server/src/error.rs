@@ -6,8 +6,6 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::log_text::Escaped;
-
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -67,9 +65,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // Logged once, here; a client error is the client's business, so info.
-        // The message quotes what the client sent (a JSON key, an id): escaped.
-        tracing::info!(status = self.status.as_u16(), code = self.code, message = %Escaped(&self.message), "request refused");
         let mut response = HttpResponse::build(self.status);
         // Also for the stream's refusals, which no other middleware sees.
         response.insert_header((

@@ -16,6 +16,7 @@ pub mod log_text;
 pub mod memory;
 pub mod metrics;
 pub mod publish;
+pub mod refusal_log;
 pub mod request_log;
 pub mod routes;
 pub mod security;

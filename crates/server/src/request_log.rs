@@ -1,4 +1,5 @@
-//! The request log (target `pulseboard::http`, off at the default level).
+//! The request log (target `pulseboard::http`, off at the default level) and
+//! the refusal log's view of every response but the stream's.
 //!
 //! It replaces actix's `Logger`, which wrote the request line as sent: a
 //! token in a query string (`?token=…`) reached the log, and so did anything
@@ -8,7 +9,9 @@
 //!
 //! One line per request: method, path, status, bytes sent and time taken,
 //! written when the body is done (as `Logger` did). Refused requests get
-//! theirs at debug only: `ApiError` reports them already.
+//! theirs at debug only: the refusal log (`refusal_log.rs`) already reports
+//! them, in a volume a client cannot drive up, so `RUST_LOG=info` is not a
+//! way to flood the log either.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -21,27 +24,30 @@ use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use tracing::Level;
 
+use crate::error::ApiError;
 use crate::log_text::Escaped;
+use crate::refusal_log;
 
 const TARGET: &str = "pulseboard::http";
 
 /// What stands for a query value in the log.
 pub const REDACTED: &str = "<redacted>";
 
-/// The middleware: logs the request.
+/// The middleware: logs the request, and hands any API error it was
+/// answered with to the refusal log.
 pub async fn log(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     // Built only when it will be logged: at the default level, this
-    // middleware costs a level check.
+    // middleware costs a level check and the refusal log's bookkeeping.
     let line = tracing::enabled!(target: TARGET, Level::INFO).then(|| RequestLine {
         method: req.method().to_string(),
         target: redacted_target(req.uri()),
         started: Instant::now(),
     });
     let response = next.call(req).await?;
-    let refused = response.response().error().is_some();
+    let refused = record_refusal(&response);
     let Some(line) = line else {
         return Ok(response.map_into_left_body());
     };
@@ -53,6 +59,27 @@ pub async fn log(
             line: Some((line, status, refused)),
         })
     }))
+}
+
+/// Tells the refusal log about an error response; whether it was one.
+fn record_refusal<B>(response: &ServiceResponse<B>) -> bool {
+    let Some(error) = response.response().error() else {
+        return false;
+    };
+    let req = response.request();
+    match error.as_error::<ApiError>() {
+        Some(error) => refusal_log::record(req, error),
+        // actix's own errors (a malformed request an extractor refused):
+        // refusals too, under one code.
+        None => {
+            let status = response.status();
+            if status.is_success() {
+                return false;
+            }
+            refusal_log::record_with(req, status, "other", &error.to_string());
+        }
+    }
+    true
 }
 
 /// The request's path and query, each query value replaced by

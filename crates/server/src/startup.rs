@@ -20,6 +20,7 @@ use crate::hub::Hub;
 use crate::limits::{request_head, RateLimits, StreamSlots};
 use crate::log::{self, Log};
 use crate::metrics::Metrics;
+use crate::refusal_log::RefusalLog;
 use crate::request_log;
 use crate::routes::{self, events::StreamLimits, health::Readiness};
 use crate::security;
@@ -31,6 +32,7 @@ pub struct Application {
     hub: Hub,
     generated_token: Option<String>,
     log: Log,
+    refusals: web::Data<RefusalLog>,
     server: Server,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -94,6 +96,12 @@ impl Application {
             config.trusted_proxies.clone(),
             config.client_ip_header.clone(),
         ));
+        let refusals = web::Data::new(RefusalLog::new(
+            config.refusal_log_interval,
+            hub.metrics().clone(),
+        ));
+        tasks.push(RefusalLog::spawn_summaries(refusals.clone()));
+        let app_refusals = refusals.clone();
         let cors_origins = config.cors_origins.clone();
         let security_headers =
             web::Data::new(security::SecurityHeaders::new(&config.frame_ancestors));
@@ -119,6 +127,7 @@ impl Application {
                 .app_data(rates.clone())
                 .app_data(slots.clone())
                 .app_data(proxies.clone())
+                .app_data(app_refusals.clone())
                 .app_data(security_headers.clone())
                 .app_data(web::Data::new(limits))
                 // The last wrap is the outermost: CORS answers preflights
@@ -131,7 +140,7 @@ impl Application {
                 // SSE responder sets `Content-Encoding: identity`), and the
                 // request log would add a layer to every delivery and a line
                 // per reconnect of every viewer. Streams are logged (at debug)
-                // by the route.
+                // by the route, and its refusals reported to the refusal log.
                 .route("/api/events", web::get().to(routes::events::stream_events))
                 .service(
                     web::scope("")
@@ -142,7 +151,7 @@ impl Application {
                         // compressed once, at start, or say `identity`.
                         .wrap(Compress::default())
                         // Outermost of the three: it sees the final status
-                        // and the bytes sent.
+                        // and the bytes sent, and every API error.
                         .wrap(from_fn(request_log::log))
                         .route("/healthz", web::get().to(routes::health::healthz))
                         .route("/readyz", web::get().to(routes::health::readyz))
@@ -202,6 +211,7 @@ impl Application {
             hub,
             generated_token,
             log,
+            refusals,
             server: server.run(),
             tasks,
         })
@@ -234,6 +244,9 @@ impl Application {
         for task in self.tasks {
             task.abort();
         }
+        // The refusals counted since the last summary, before the process
+        // ends.
+        self.refusals.summarize();
         // Every publish answered was committed already; this waits for the
         // ones still in the log's queue and closes the database cleanly. It
         // blocks, so off the async workers.

@@ -1,13 +1,15 @@
 //! What the real binary writes to its log (stderr), black-box, at the
 //! default level and at the verbose ones: a request cannot write a line of
-//! its own, and secrets in query strings never appear.
+//! its own, secrets in query strings never appear, and a flood of refusals
+//! makes a few lines, while `/metrics` still counts each.
 
 mod common;
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use common::process::{ServerProcess, TOKEN};
-use common::{eventually, SOON};
+use common::{eventually, metric_in, metrics_text, SOON};
 
 /// A client whose connections come from `source` (a loopback address), so
 /// each gets its own first refusal in the refusal log.
@@ -195,4 +197,166 @@ async fn query_secrets_never_reach_the_log() {
             leaks.join("\n")
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Refusal floods (issue 12, item 6).
+// ---------------------------------------------------------------------------
+
+/// The sum of every `pulseboard_error_responses_total` series.
+fn error_responses(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("pulseboard_error_responses_total{"))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+/// What the log says about refusals of `client`: full lines, and the sum of
+/// the summaries' counts.
+fn refusals_logged(log: &str, client: &str) -> (usize, u64) {
+    let about = format!("client={client} ");
+    let mut full = 0;
+    let mut summarized = 0;
+    for line in log.lines().filter(|l| l.contains(&about)) {
+        if line.contains("request refused") {
+            full += 1;
+        } else if let Some(rest) = line.split("refusals=").nth(1) {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            summarized += digits.parse::<u64>().unwrap_or(0);
+        }
+    }
+    (full, summarized)
+}
+
+/// 500 refused requests from one address (wrong tokens, bad filters on the
+/// stream, bad login bodies then the login limit, an oversized head): the
+/// log gets a line or two per interval, however many refusals there are,
+/// and summaries that add up to their number; the metrics count every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_summarized_not_logged_one_by_one() {
+    const REFUSALS: usize = 500;
+    // Set by the environment, which an older binary ignores: this test
+    // runs against it too, and fails on its flood rather than on a flag.
+    const INTERVAL: Duration = Duration::from_secs(1);
+    for level in [None, Some("info")] {
+        let server = ServerProcess::start_logging(
+            &["--viewer-token", "the-viewer-token"],
+            &[("PULSEBOARD_REFUSAL_LOG_INTERVAL", "1s")],
+            level,
+        )
+        .await;
+        let base = &server.base;
+        wait_for_log(&server, "started").await;
+        let lines_before = server.log().lines().count();
+        let client = reqwest::Client::new();
+        let mut statuses = Vec::new();
+        let started = Instant::now();
+        for i in 0..REFUSALS {
+            let request = match i % 5 {
+                0 | 1 => client
+                    .post(format!("{base}/api/widgets/w"))
+                    .bearer_auth("a-wrong-token")
+                    .body(r#"{"value": 1}"#),
+                2 => client
+                    .get(format!("{base}/api/events?topics=bad!id"))
+                    .bearer_auth("the-viewer-token"),
+                3 => client.post(format!("{base}/api/session")).body("not json"),
+                _ if i == REFUSALS - 1 => client
+                    .get(format!("{base}/api/widgets"))
+                    .header("X-Padding", "x".repeat(20_000)),
+                _ => client.get(format!("{base}/api/widgets")),
+            };
+            statuses.push(status(request).await);
+        }
+        let attack = started.elapsed();
+        assert!(
+            statuses.iter().all(|s| (400..=499).contains(s)),
+            "every request refused: {statuses:?}"
+        );
+        // Each logged in full or summarized, once its interval is over (or
+        // a line each, which fails below).
+        eventually(SOON, "the refusals are summarized", || {
+            let log = server.log();
+            let (full, summarized) = refusals_logged(&log, "127.0.0.1");
+            let lines = log.lines().count() - lines_before;
+            async move { full as u64 + summarized >= REFUSALS as u64 || lines >= REFUSALS }
+        })
+        .await;
+        let log = server.log();
+        let new_lines: Vec<&str> = log.lines().skip(lines_before).collect();
+        let (full, summarized) = refusals_logged(&log, "127.0.0.1");
+        // At most a full line and a summary per interval the attack
+        // touched, and a little slack.
+        let intervals = (attack.as_secs_f64() / INTERVAL.as_secs_f64()).ceil() as usize + 1;
+        assert!(
+            new_lines.len() <= 2 * intervals + 2 && full <= intervals,
+            "RUST_LOG={level:?}: {} lines for {REFUSALS} refusals in {attack:?} ({full} in full):\n{}",
+            new_lines.len(),
+            new_lines.iter().take(20).copied().collect::<Vec<_>>().join("\n")
+        );
+        assert_eq!(
+            full as u64 + summarized,
+            REFUSALS as u64,
+            "every refusal logged or summarized, once:\n{log}"
+        );
+        let first = new_lines
+            .iter()
+            .find(|l| l.contains("request refused"))
+            .expect("the first refusal is logged");
+        assert!(
+            first.contains("client=127.0.0.1 status=401 code=unauthorized detail="),
+            "the first refusal in full: {first}"
+        );
+        let metrics = metrics_text(base).await;
+        assert_eq!(
+            error_responses(&metrics),
+            REFUSALS as f64,
+            "every refusal counted:\n{metrics}"
+        );
+        for (series, count) in [
+            (
+                r#"pulseboard_error_responses_total{code="invalid_filter",status="400"}"#,
+                100.0,
+            ),
+            (
+                r#"pulseboard_error_responses_total{code="headers_too_large",status="431"}"#,
+                1.0,
+            ),
+        ] {
+            assert_eq!(
+                metric_in(&metrics, series),
+                Some(count),
+                "{series}\n{metrics}"
+            );
+        }
+    }
+}
+
+/// Below the flood, nothing is lost: a refusal from each of a few addresses
+/// is logged in full, with its message, at the default level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_refusal_from_each_address_is_logged_in_full() {
+    let server = ServerProcess::start_logging(&[], &[], None).await;
+    for n in 2..=4 {
+        let source = format!("127.0.0.{n}");
+        let answer = status(
+            client_from(&source)
+                .post(format!("{}/api/widgets/w", server.base))
+                .bearer_auth("a-wrong-token")
+                .body(r#"{"value": 1}"#),
+        )
+        .await;
+        assert_eq!(answer, 401);
+        wait_for_log(
+            &server,
+            &format!("client={source} status=401 code=unauthorized"),
+        )
+        .await;
+    }
+    let log = server.log();
+    assert!(
+        log.contains("detail=publishing needs a valid `Authorization: Bearer <token>` header"),
+        "{log}"
+    );
 }
