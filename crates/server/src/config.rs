@@ -10,6 +10,7 @@ use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use protocol::DashboardSpec;
 
+use crate::access::ClientIpHeader;
 use crate::config_file::{self, ConfigFile};
 
 #[derive(Clone, Parser)]
@@ -196,11 +197,27 @@ pub struct Config {
     pub head_timeout: Duration,
 
     /// Proxies (addresses or CIDR ranges, comma-separated) whose
-    /// `CF-Connecting-IP` and `X-Forwarded-For` headers name the client.
-    /// From any other peer those headers are ignored.
+    /// `--client-ip-header` names the client. From any other peer it is
+    /// ignored.
     #[arg(long = "trusted-proxy", env = "PULSEBOARD_TRUSTED_PROXY", value_delimiter = ',',
           value_parser = parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The header in which a trusted proxy names the client:
+    /// `X-Forwarded-For` (its right-most entry that is not a trusted proxy),
+    /// or one that holds a single address, such as `CF-Connecting-IP` when
+    /// Cloudflare connects straight to Pulseboard. Every other header is
+    /// ignored: a client can send any of them.
+    #[arg(long, env = "PULSEBOARD_CLIENT_IP_HEADER", default_value = "X-Forwarded-For",
+          value_parser = parse_client_ip_header)]
+    pub client_ip_header: ClientIpHeader,
+
+    /// How often refusals (4xx and 5xx API errors) are summarized in the log:
+    /// the first from an address in each interval is logged, the rest
+    /// counted, and the count logged when the interval ends.
+    #[arg(long, env = "PULSEBOARD_REFUSAL_LOG_INTERVAL", default_value = "60s",
+          value_parser = duration_between(Duration::from_millis(100), Duration::from_secs(86_400)))]
+    pub refusal_log_interval: Duration,
 
     /// The dashboards declared in the config file (filled by [`Config::load`]).
     #[arg(skip)]
@@ -248,6 +265,8 @@ impl std::fmt::Debug for Config {
             )
             .field("cors_origins", &self.cors_origins)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("client_ip_header", &self.client_ip_header)
+            .field("refusal_log_interval", &self.refusal_log_interval)
             .finish_non_exhaustive()
     }
 }
@@ -409,6 +428,11 @@ fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("{text:?} is not an IP address or CIDR range"))
 }
 
+/// A header name (`--client-ip-header`).
+fn parse_client_ip_header(text: &str) -> Result<ClientIpHeader, String> {
+    text.parse()
+}
+
 /// A clap value parser for a count within `min..=max`.
 fn count_between(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
     move |text| {
@@ -491,6 +515,8 @@ frame_ancestors = "'self' https://portal.example"
 max_streams_per_ip = 20
 publish_rate = 5
 session_lifetime = "7days"
+client_ip_header = "CF-Connecting-IP"
+refusal_log_interval = "10s"
 "#,
         )
         .unwrap();
@@ -502,5 +528,26 @@ session_lifetime = "7days"
         assert_eq!(config.max_streams_per_ip, 20);
         assert_eq!(config.publish_rate, 5);
         assert_eq!(config.session_lifetime, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            config.client_ip_header,
+            ClientIpHeader::Single(actix_web::http::header::HeaderName::from_static(
+                "cf-connecting-ip"
+            ))
+        );
+        assert_eq!(config.refusal_log_interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_client_ip_header_is_x_forwarded_for_unless_named() {
+        assert_eq!(
+            Config::defaults().client_ip_header,
+            ClientIpHeader::ForwardedFor
+        );
+        for bad in ["", "two words", "Forwarded"] {
+            assert!(
+                Config::try_parse_from(["pulseboard", "--client-ip-header", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -65,8 +65,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // Logged once, here; a client error is the client's business, so info.
-        tracing::info!(status = self.status.as_u16(), code = self.code, message = %self.message, "request refused");
         let mut response = HttpResponse::build(self.status);
         // Also for the stream's refusals, which no other middleware sees.
         response.insert_header((

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::dashboards::{Dashboards, Filter};
 use crate::frame::Frame;
 use crate::history::{History, Unreplayable};
+use crate::log_text::Escaped;
 use crate::metrics::Metrics;
 use crate::publish::KindHints;
 use crate::store::Store;
@@ -406,8 +407,7 @@ impl Hub {
         if let Err(reason) = outcome {
             // Every browser that outlived a new epoch sends one of these: not a
             // client error worth more than a debug line.
-            let shown: String = raw.chars().take(80).collect();
-            tracing::debug!(last_event_id = %shown, reason = reason.as_str(), "cannot resume; sending a reset");
+            tracing::debug!(reason = reason.as_str(), last_event_id = %Escaped(raw), "cannot resume; sending a reset");
         }
         outcome
     }

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub history_len: IntGauge,
     pub requests_refused: IntCounterVec,
     pub auth_failures: IntCounterVec,
+    pub error_responses: IntCounterVec,
     pub storage_available: IntGauge,
     pub storage_errors: IntCounter,
     pub storage_commit_seconds: Histogram,
@@ -89,6 +90,15 @@ impl Metrics {
                 &["credential"],
             )
             .expect("static metric"),
+            error_responses: IntCounterVec::new(
+                Opts::new(
+                    "error_responses_total",
+                    "API error responses (every refusal, 4xx and 5xx), by status and code; \
+                     the log summarizes them, this counts each",
+                ),
+                &["status", "code"],
+            )
+            .expect("static metric"),
             storage_available: IntGauge::new(
                 "storage_available",
                 "1 while the log's storage commits, 0 while it fails (publishes get 503)",
@@ -112,7 +122,7 @@ impl Metrics {
             .expect("static metric"),
             registry,
         };
-        let collectors: [Box<dyn Collector>; 14] = [
+        let collectors: [Box<dyn Collector>; 15] = [
             Box::new(metrics.open_streams.clone()),
             Box::new(metrics.streams_opened.clone()),
             Box::new(metrics.events_published.clone()),
@@ -124,6 +134,7 @@ impl Metrics {
             Box::new(metrics.history_len.clone()),
             Box::new(metrics.requests_refused.clone()),
             Box::new(metrics.auth_failures.clone()),
+            Box::new(metrics.error_responses.clone()),
             Box::new(metrics.storage_available.clone()),
             Box::new(metrics.storage_errors.clone()),
             Box::new(metrics.storage_commit_seconds.clone()),

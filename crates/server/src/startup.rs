@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{from_fn, Compress, Logger};
+use actix_web::middleware::{from_fn, Compress};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use tokio::task::JoinHandle;
 
@@ -24,6 +24,8 @@ use crate::hub::Hub;
 use crate::limits::{request_head, GuessLimit, RateLimits, StreamSlots};
 use crate::log::{self, Log};
 use crate::metrics::Metrics;
+use crate::refusal_log::RefusalLog;
+use crate::request_log;
 use crate::routes::{self, events::StreamLimits, health::Readiness};
 use crate::security;
 use crate::sources;
@@ -34,6 +36,7 @@ pub struct Application {
     hub: Hub,
     generated_token: Option<GeneratedToken>,
     log: Log,
+    refusals: web::Data<RefusalLog>,
     server: Server,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -64,7 +67,10 @@ impl Application {
         let listener = listen(&config.addr)?;
         let addr = listener.local_addr()?;
         let (hub, log) = log::start(&config, dashboards(&config), Metrics::new())?;
-        let proxies = TrustedProxies::new(config.trusted_proxies.clone());
+        let proxies = TrustedProxies::new(
+            config.trusted_proxies.clone(),
+            config.client_ip_header.clone(),
+        );
         let guesses = Arc::new(GuessLimit::new(hub.metrics().clone()));
         // A generated token is kept where the log keeps its data; with
         // nothing kept, a new one every start.
@@ -115,6 +121,12 @@ impl Application {
             config.max_streams_per_ip,
         ));
         let proxies = web::Data::new(proxies);
+        let refusals = web::Data::new(RefusalLog::new(
+            config.refusal_log_interval,
+            hub.metrics().clone(),
+        ));
+        tasks.push(RefusalLog::spawn_summaries(refusals.clone()));
+        let app_refusals = refusals.clone();
         let cors_origins = config.cors_origins.clone();
         let security_headers =
             web::Data::new(security::SecurityHeaders::new(&config.frame_ancestors));
@@ -140,6 +152,7 @@ impl Application {
                 .app_data(rates.clone())
                 .app_data(slots.clone())
                 .app_data(proxies.clone())
+                .app_data(app_refusals.clone())
                 .app_data(security_headers.clone())
                 .app_data(web::Data::new(limits))
                 // The last wrap is the outermost: CORS answers preflights
@@ -149,9 +162,10 @@ impl Application {
                 // The stream stays outside the middleware below (it sets its
                 // own `nosniff`; CSP is for documents): Compress would only
                 // wrap every event of every viewer in an identity encoder (the
-                // SSE responder sets `Content-Encoding: identity`), and Logger
-                // would add a layer to every delivery and a line per reconnect
-                // of every viewer. Streams are logged (at debug) by the route.
+                // SSE responder sets `Content-Encoding: identity`), and the
+                // request log would add a layer to every delivery and a line
+                // per reconnect of every viewer. Streams are logged (at debug)
+                // by the route, and its refusals reported to the refusal log.
                 .route("/api/events", web::get().to(routes::events::stream_events))
                 .service(
                     web::scope("")
@@ -161,7 +175,9 @@ impl Application {
                         // that names its encoding alone: static files are
                         // compressed once, at start, or say `identity`.
                         .wrap(Compress::default())
-                        .wrap(Logger::new("%r %s %b %Dms").log_target("pulseboard::http"))
+                        // Outermost of the three: it sees the final status
+                        // and the bytes sent, and every API error.
+                        .wrap(from_fn(request_log::log))
                         .route("/healthz", web::get().to(routes::health::healthz))
                         .route("/readyz", web::get().to(routes::health::readyz))
                         .route("/metrics", web::get().to(routes::metrics::metrics))
@@ -220,6 +236,7 @@ impl Application {
             hub,
             generated_token,
             log,
+            refusals,
             server: server.run(),
             tasks,
         })
@@ -252,6 +269,9 @@ impl Application {
         for task in self.tasks {
             task.abort();
         }
+        // The refusals counted since the last summary, before the process
+        // ends.
+        self.refusals.summarize();
         // Every publish answered was committed already; this waits for the
         // ones still in the log's queue and closes the database cleanly. It
         // blocks, so off the async workers.

@@ -5,6 +5,6 @@ pub mod client_ip;
 pub mod tokens;
 pub mod viewer;
 
-pub use client_ip::TrustedProxies;
+pub use client_ip::{ClientIpHeader, TrustedProxies};
 pub use tokens::Tokens;
 pub use viewer::ViewerAccess;

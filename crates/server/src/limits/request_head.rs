@@ -39,6 +39,9 @@ pub async fn limit(
             "headers_too_large",
             format!("the request line and headers must be at most {max} bytes (--max-header-bytes); these are {size}"),
         );
+        // Outside the request log and before the stream's route: reported
+        // here, as nobody else sees it.
+        crate::refusal_log::record(req.request(), &error);
         let response = error.error_response().map_into_right_body();
         return Ok(req.into_response(response));
     }

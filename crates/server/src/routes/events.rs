@@ -94,6 +94,21 @@ pub async fn stream_events(
     proxies: web::Data<TrustedProxies>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    // The stream is outside the middleware (see startup.rs), so its refusals
+    // are reported to the refusal log here.
+    open_stream(hub, limits, viewers, slots, proxies, req.clone())
+        .await
+        .inspect_err(|error| crate::refusal_log::record(&req, error))
+}
+
+async fn open_stream(
+    hub: web::Data<Hub>,
+    limits: web::Data<StreamLimits>,
+    viewers: web::Data<ViewerAccess>,
+    slots: web::Data<StreamSlots>,
+    proxies: web::Data<TrustedProxies>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let viewer = viewers.check(&req)?;
     let query = web::Query::<StreamQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_filter", e.to_string()))?

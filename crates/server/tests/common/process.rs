@@ -5,7 +5,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use super::SOON;
@@ -49,6 +49,24 @@ impl ServerProcess {
         let mut args = BASE_ARGS.to_vec();
         args.extend_from_slice(extra_args);
         ServerProcess::start_bare(&args, &[]).await
+    }
+
+    /// [`ServerProcess::start`] with `env` added and `RUST_LOG` set to
+    /// `rust_log`, or removed (so the binary's default filter applies) when
+    /// `None`: for tests of what the log says.
+    pub async fn start_logging(
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        rust_log: Option<&str>,
+    ) -> ServerProcess {
+        let mut args = BASE_ARGS.to_vec();
+        args.extend_from_slice(extra_args);
+        let mut command = bare_command(&args, env);
+        match rust_log {
+            Some(filter) => command.env("RUST_LOG", filter),
+            None => command.env_remove("RUST_LOG"),
+        };
+        ServerProcess::spawn_printing(command).await.0
     }
 
     /// [`ServerProcess::start`], durable: its database in `data_dir`.
@@ -196,21 +214,27 @@ impl ServerProcess {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> (ServerProcess, Arc<Mutex<String>>) {
-        let mut child = bare_command(args, env)
-            .spawn()
-            .expect("start the pulseboard binary");
+        ServerProcess::spawn_printing(bare_command(args, env)).await
+    }
+
+    /// Starts `command` (a [`bare_command`]) and waits for its listening line.
+    async fn spawn_printing(mut command: Command) -> (ServerProcess, Arc<Mutex<String>>) {
+        let mut child = command.spawn().expect("start the pulseboard binary");
         let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().unwrap();
+        let mut err_pipe = BufReader::new(child.stderr.take().unwrap());
         let sink = stderr.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf).await {
+            // Line by line, so a character is never split between two reads
+            // (and shown as two U+FFFD) in what tests search.
+            let mut line = Vec::new();
+            while let Ok(n) = err_pipe.read_until(b'\n', &mut line).await {
                 if n == 0 {
                     break;
                 }
                 sink.lock()
                     .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                    .push_str(&String::from_utf8_lossy(&line));
+                line.clear();
             }
         });
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
