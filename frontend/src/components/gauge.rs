@@ -18,6 +18,7 @@ const ZONE_R: f64 = 93.0;
 
 /// A 240° dial: the track with its warn/critical zones, the filled part in the
 /// colour of the value's level, the value in the middle and the range under it.
+/// The dial sizes itself to the card (width and height).
 #[function_component]
 pub fn GaugeView(props: &GaugeProps) -> Html {
     let gauge = &props.gauge;
@@ -72,9 +73,9 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
                     // (`aria-label`) for the rounded figure.
                     <div class="gauge-value" data-testid="widget-value"
                         role="img" aria-label={exact.clone()} title={exact}>
-                        { figure }
+                        <span class="figure">{ figure }</span>
                         if let Some(unit) = free_unit {
-                            <span class="unit">{ " " }{ unit }</span>
+                            { " " }<span class="unit" dir="auto">{ unit }</span>
                         }
                     </div>
                     if let Some(caption) = caption {

@@ -17,11 +17,13 @@ const SPARK_HEIGHT: f64 = 40.0;
 /// green when away), and a sparkline of the recent values.
 ///
 /// The figure never reads as a threshold the value has not reached (it takes
-/// more digits instead); its tooltip and accessible name are the exact value.
+/// more digits instead) and is never cut: a long unit goes to the next line,
+/// and only the unit ends in "…" if even that is too narrow. Its tooltip and
+/// accessible name are the exact value.
 ///
-/// DOM contract: `data-testid="widget-value"` (the figure), `number-delta`
-/// (arrow and change, once there is a previous value), `sparkline` (the SVG,
-/// from two recent values on).
+/// DOM contract: `data-testid="widget-value"` (the figure in `.figure`, the
+/// unit), `number-delta` (arrow and change, once there is a previous value),
+/// `sparkline` (the SVG, from two recent values on).
 #[function_component]
 pub fn NumberView(props: &NumberProps) -> Html {
     let number = &props.number;
@@ -51,9 +53,9 @@ pub fn NumberView(props: &NumberProps) -> Html {
             // (`aria-label`) for the rounded figure.
             <div class={classes!("big-value", level)} data-testid="widget-value"
                 role="img" aria-label={exact.clone()} title={exact}>
-                { figure }
+                <span class="figure">{ figure }</span>
                 if let Some(unit) = free_unit {
-                    <span class="unit">{ " " }{ unit }</span>
+                    { " " }<span class="unit" dir="auto">{ unit }</span>
                 }
             </div>
             if let Some((trend, change)) = delta {

@@ -2,8 +2,8 @@ use protocol::{Size, StatusLevel, Widget, WidgetKind, WidgetSpec, WidgetValue};
 use yew::prelude::*;
 
 use super::{
-    gauge::GaugeView, list::ListView, log::LogView, number::NumberView, series::SeriesView,
-    status::StatusView, text::TextView, unknown::UnknownView,
+    clipped::Clipped, gauge::GaugeView, list::ListView, log::LogView, number::NumberView,
+    series::SeriesView, status::StatusView, text::TextView, unknown::UnknownView,
 };
 use crate::freshness::freshness;
 use crate::level;
@@ -19,7 +19,8 @@ pub struct WidgetCardProps {
 }
 
 /// One card of the grid: title, age when it is not fresh, and the body for the
-/// widget's kind.
+/// widget's kind. Its size is its declared grid span, whatever the content:
+/// what does not fit is cut at the bottom of the body (see [`Clipped`]).
 ///
 /// DOM contract (the end-to-end tests rely on it):
 /// - `data-widget-id`, `data-kind` (the wire name, or `unknown`);
@@ -46,6 +47,8 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
         WidgetValue::Log(log) => html! { <LogView log={log.clone()} /> },
         WidgetValue::Unknown => html! { <UnknownView /> },
     };
+    // Lists and logs say how many of their rows or lines are cut.
+    let count = matches!(widget.value, WidgetValue::List(_) | WidgetValue::Log(_));
 
     html! {
         <article
@@ -69,7 +72,7 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
                     <span class="card-age" data-testid="widget-age" title="last update">{ age }</span>
                 }
             </header>
-            <div class="card-body">{ body }</div>
+            <Clipped class="card-body" {count}>{ body }</Clipped>
         </article>
     }
 }
