@@ -27,7 +27,9 @@ pub struct WidgetCardProps {
 /// - inside, the main value in an element with `data-testid="widget-value"`
 ///   (rendered by each kind's view);
 /// - `data-stale="true"` once the value is older than its `expect_every`
-///   (absent while fresh), with "updated 5m ago" in `data-testid="widget-age"`;
+///   (absent while fresh), with a "Stale" tag (`.card-stale`) and "updated 5m
+///   ago" in `data-testid="widget-age"` (which also shows, quietly, the age
+///   of a value without `expect_every` once it is a few seconds old);
 /// - `data-level` = `ok` | `warn` | `critical` | `unknown` for a status, and
 ///   for a number or gauge that has thresholds.
 #[function_component]
@@ -68,6 +70,11 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
                 <h2 class="card-title" title={widget.id.to_string()}>
                     { widget.title.clone().unwrap_or_else(|| widget.id.to_string()) }
                 </h2>
+                // Overdue is said in words and marked, never by fading the
+                // value: a dimmed critical gauge would read as calm.
+                if fresh.stale {
+                    <span class="card-stale">{ "Stale" }</span>
+                }
                 if let Some(age) = fresh.age {
                     <span class="card-age" data-testid="widget-age" title="last update">{ age }</span>
                 }
