@@ -42,7 +42,9 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
     let body = match &widget.value {
         WidgetValue::Number(number) => html! { <NumberView number={number.clone()} /> },
         WidgetValue::Gauge(gauge) => html! { <GaugeView gauge={gauge.clone()} /> },
-        WidgetValue::Series(series) => html! { <SeriesView series={series.clone()} /> },
+        WidgetValue::Series(series) => html! {
+            <SeriesView series={series.clone()} server_now_ms={props.server_now_ms} />
+        },
         WidgetValue::List(list) => html! { <ListView list={list.clone()} /> },
         WidgetValue::Status(status) => html! { <StatusView status={status.clone()} /> },
         WidgetValue::Text(text) => html! { <TextView text={text.clone()} /> },
