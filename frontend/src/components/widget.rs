@@ -53,6 +53,10 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
     };
     // Lists and logs say how many of their rows or lines are cut.
     let count = matches!(widget.value, WidgetValue::List(_) | WidgetValue::Log(_));
+    let title = widget
+        .title
+        .clone()
+        .unwrap_or_else(|| widget.id.to_string());
 
     html! {
         <article
@@ -69,9 +73,7 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
             data-level={level.map(level::class)}
         >
             <header class="card-head">
-                <h2 class="card-title" title={widget.id.to_string()}>
-                    { widget.title.clone().unwrap_or_else(|| widget.id.to_string()) }
-                </h2>
+                <h2 class="card-title" title={title.clone()} dir="auto">{ title }</h2>
                 // Overdue is said in words and marked, never by fading the
                 // value: a dimmed critical gauge would read as calm.
                 if fresh.stale {
@@ -99,6 +101,7 @@ pub struct WaitingCardProps {
 #[function_component]
 pub fn WaitingCard(props: &WaitingCardProps) -> Html {
     let spec = &props.spec;
+    let title = spec.title.clone().unwrap_or_else(|| spec.id.to_string());
     html! {
         <article
             class={classes!("card", "card--waiting", size_classes(spec.size))}
@@ -107,9 +110,7 @@ pub fn WaitingCard(props: &WaitingCardProps) -> Html {
             data-empty="true"
         >
             <header class="card-head">
-                <h2 class="card-title" title={spec.id.to_string()}>
-                    { spec.title.clone().unwrap_or_else(|| spec.id.to_string()) }
-                </h2>
+                <h2 class="card-title" title={title.clone()} dir="auto">{ title }</h2>
             </header>
             <div class="card-body">
                 <p class="waiting">{ "Waiting for data" }</p>
