@@ -5,7 +5,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api;
-use crate::components::badge::ConnectionBadge;
+use crate::components::badge::{BadgeView, ConnectionBadge};
 use crate::components::dashboard::{placeholder, Dashboard};
 use crate::components::login::{LoginForm, LogoutButton};
 use crate::components::nav::DashboardNav;
@@ -77,12 +77,14 @@ fn Page() -> Html {
     }
 }
 
-/// Keeps the browser tab's title on the dashboard shown (renders nothing).
+/// Keeps the browser tab's title on the dashboard shown, with a warning while
+/// the connection is down (renders nothing).
 #[function_component]
 fn DocumentTitle() -> Html {
     let store = use_dashboard();
     let route = use_route::<Route>().unwrap_or(Route::NotFound);
-    let title = page_title(&store.view, store.has_snapshot(), &route);
+    let trouble = BadgeView::of(&store, js_sys::Date::now()).trouble();
+    let title = page_title(&store.view, store.has_snapshot(), &route, trouble);
     use_effect_with(title, |title| {
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
             document.set_title(title);
@@ -93,18 +95,20 @@ fn DocumentTitle() -> Html {
 
 /// The top bar. Outside the stream (the session check, the login form) it
 /// has only the brand and the host; the menu, counts and badge need the store.
+/// The brand is the page's one `h1` (the login form's title, the cards'
+/// titles and the not-found message are `h2` under it).
 #[function_component]
 fn Header() -> Html {
     let store = use_context::<Store>();
     let can_log_out = use_context::<SessionHandle>().is_some_and(|session| session.can_log_out());
     html! {
         <header class="topbar">
-            <div class="brand">
+            <h1 class="brand">
                 <svg class="brand-mark" viewBox="0 0 24 24" aria-hidden="true">
                     <path d="M2 13h4l3-8 4 14 3-9 2 3h4" />
                 </svg>
                 <span class="brand-name">{ "Pulseboard" }</span>
-            </div>
+            </h1>
             if store.is_some() {
                 <DashboardNav />
             }

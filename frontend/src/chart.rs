@@ -180,29 +180,48 @@ pub struct Plot {
     pub y_max: f64,
     /// Value labels, bottom to top, at round steps from `y_min` to `y_max`.
     pub y_ticks: Vec<Tick<f64>>,
-    /// The time range of the x axis, in ms since the Unix epoch.
+    /// The time range of the x axis, in ms since the Unix epoch: from the
+    /// oldest point to now (or to the newest point, if a publisher's clock
+    /// runs ahead).
     pub t_min: i64,
     pub t_max: i64,
-    /// Time labels as how far back from the newest point (ms), newest first:
-    /// round steps, so they read "-10m, -5m, now" rather than "-9m 47s".
+    /// Time labels as how far back from the end of the axis (ms), newest
+    /// first: round steps, so they read "-10m, -5m, now" rather than "-9m 47s".
     pub t_ticks: Vec<Tick<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PlottedLine {
+    /// One piece (`M…L…`) per run of the line between gaps.
     pub stroke: String,
     pub area: String,
 }
 
-/// Lays out every line of a series on shared axes. The y axis includes zero
-/// (so magnitudes compare honestly) and ends on a round step, which keeps a
-/// percentage at or under 100 unless the data goes past it. `None` when no
-/// line has a point.
-pub fn plot(lines: &[SeriesLine], unit: Option<&str>, width: f64, height: f64) -> Option<Plot> {
+/// A line breaks where two consecutive points are more than this many times
+/// its usual interval apart: nothing was published in between, and a
+/// straight segment across would look like a steady value. (Data published
+/// at random moments rarely has an interval five times its median: a few
+/// in a hundred for events at random, as a Poisson process has.)
+const GAP_FACTOR: i64 = 5;
+
+/// Lays out every line of a series on shared axes. The time axis ends at
+/// `now_ms` (the server's clock): a series whose newest point is minutes old
+/// ends minutes short of the right edge. The y axis includes zero (so
+/// magnitudes compare honestly) and ends on a round step, which keeps a
+/// percentage at or under 100 unless the data goes past it. A line breaks at
+/// its gaps (see [`GAP_FACTOR`]) and at values that are not numbers. `None`
+/// when no line has a point.
+pub fn plot(
+    lines: &[SeriesLine],
+    unit: Option<&str>,
+    width: f64,
+    height: f64,
+    now_ms: i64,
+) -> Option<Plot> {
     let points = || lines.iter().flat_map(|l| l.points.iter());
     let finite = || points().filter(|p| p.1.is_finite());
     let t_min = finite().map(|p| p.0).min()?;
-    let t_max = finite().map(|p| p.0).max()?;
+    let t_max = finite().map(|p| p.0).max()?.max(now_ms);
     let v_min = finite().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let v_max = finite().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     let (y_min, y_max, y_step) = value_axis(v_min, v_max, unit);
@@ -219,29 +238,31 @@ pub fn plot(lines: &[SeriesLine], unit: Option<&str>, width: f64, height: f64) -
     let lines = lines
         .iter()
         .map(|line| {
-            let coords: Vec<(f64, f64)> = line
-                .points
-                .iter()
-                .filter(|p| p.1.is_finite())
-                .map(|p| (x_of(p.0), y_of(p.1)))
-                .collect();
-            let (Some(first), Some(last)) = (coords.first(), coords.last()) else {
-                return PlottedLine::default();
-            };
-            let mut stroke = String::with_capacity(coords.len() * 14);
-            for (i, (x, y)) in coords.iter().enumerate() {
-                let cmd = if i == 0 { 'M' } else { 'L' };
-                stroke.push_str(&format!("{cmd}{x:.1} {y:.1}"));
+            let mut plotted = PlottedLine::default();
+            for run in runs(&line.points) {
+                let coords: Vec<(f64, f64)> = run.iter().map(|p| (x_of(p.0), y_of(p.1))).collect();
+                let mut stroke = String::with_capacity(coords.len() * 14);
+                for (i, (x, y)) in coords.iter().enumerate() {
+                    let cmd = if i == 0 { 'M' } else { 'L' };
+                    stroke.push_str(&format!("{cmd}{x:.1} {y:.1}"));
+                }
+                let (first, last) = (coords[0], coords[coords.len() - 1]);
+                if coords.len() == 1 {
+                    // A lone point still deserves a visible mark: a short flat stub.
+                    let stub = if first.0 >= 4.0 {
+                        first.0 - 4.0
+                    } else {
+                        first.0 + 4.0
+                    };
+                    stroke.push_str(&format!("L{stub:.1} {:.1}", first.1));
+                }
+                plotted.area.push_str(&format!(
+                    "{stroke}L{:.1} {height:.1}L{:.1} {height:.1}Z",
+                    last.0, first.0
+                ));
+                plotted.stroke.push_str(&stroke);
             }
-            if coords.len() == 1 {
-                // A single point still deserves a visible mark: a short flat stub.
-                stroke.push_str(&format!("L{:.1} {:.1}", (first.0 - 4.0).max(0.0), first.1));
-            }
-            let area = format!(
-                "{stroke}L{:.1} {height:.1}L{:.1} {height:.1}Z",
-                last.0, first.0
-            );
-            PlottedLine { stroke, area }
+            plotted
         })
         .collect();
 
@@ -267,6 +288,43 @@ pub fn plot(lines: &[SeriesLine], unit: Option<&str>, width: f64, height: f64) -
     })
 }
 
+/// A line's points in the runs it is drawn as: split at its gaps and at
+/// values that are not numbers (which are left out).
+fn runs(points: &[Point]) -> Vec<Vec<Point>> {
+    let usual = usual_interval(points);
+    let mut runs = Vec::new();
+    let mut run: Vec<Point> = Vec::new();
+    for point in points {
+        let gap = run
+            .last()
+            .zip(usual)
+            .is_some_and(|(last, usual)| point.0 - last.0 > usual * GAP_FACTOR);
+        if (gap || !point.1.is_finite()) && !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+        if point.1.is_finite() {
+            run.push(*point);
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+/// The usual time between a line's points: the median of the intervals
+/// between consecutive points that are not simultaneous (several points
+/// stamped in one millisecond say nothing of the pace). `None` without one.
+fn usual_interval(points: &[Point]) -> Option<i64> {
+    let mut intervals: Vec<i64> = points
+        .windows(2)
+        .map(|pair| pair[1].0 - pair[0].0)
+        .filter(|interval| *interval > 0)
+        .collect();
+    intervals.sort_unstable();
+    intervals.get(intervals.len().checked_sub(1)? / 2).copied()
+}
+
 /// The y axis for data from `v_min` to `v_max`: `(bottom, top, step)`, both
 /// ends on multiples of a round step and zero included.
 fn value_axis(v_min: f64, v_max: f64, unit: Option<&str>) -> (f64, f64, f64) {
@@ -284,8 +342,8 @@ fn value_axis(v_min: f64, v_max: f64, unit: Option<&str>) -> (f64, f64, f64) {
     (bottom, top, step)
 }
 
-/// Ticks back from the newest point over `span_ms`: "now", then every round
-/// step that fits. A span of zero (one timestamp) gets "now" alone.
+/// Ticks back from the end of the axis over `span_ms`: "now", then every
+/// round step that fits. A span of zero (one timestamp, now) gets "now" alone.
 fn time_ticks(span_ms: i64) -> Vec<Tick<i64>> {
     let step = TIME_STEPS_MS
         .iter()
@@ -426,7 +484,7 @@ mod tests {
             line("rx", &[(1_000, 10.0), (2_000, 30.0), (3_000, 20.0)]),
             line("tx", &[(2_000, 5.0), (3_000, 45.0)]),
         ];
-        let plot = plot(&lines, None, 100.0, 50.0).unwrap();
+        let plot = plot(&lines, None, 100.0, 50.0, 0).unwrap();
         assert_eq!((plot.y_min, plot.y_max), (0.0, 50.0));
         assert_eq!(
             tick_values(&plot.y_ticks),
@@ -446,14 +504,14 @@ mod tests {
     fn byte_axes_tick_in_binary_multiples() {
         let mib = 1024.0 * 1024.0;
         let lines = [line("rx", &[(0, 1.0 * mib), (1, 7.3 * mib)])];
-        let plot = plot(&lines, Some("B/s"), 10.0, 10.0).unwrap();
+        let plot = plot(&lines, Some("B/s"), 10.0, 10.0, 0).unwrap();
         assert_eq!(plot.y_max, 8.0 * mib);
         assert_eq!(
             tick_values(&plot.y_ticks),
             [0.0, 2.0 * mib, 4.0 * mib, 6.0 * mib, 8.0 * mib]
         );
         let quiet = [line("rx", &[(0, 0.0), (1, 2_950.0)])];
-        let quiet = super::plot(&quiet, Some("B/s"), 10.0, 10.0).unwrap();
+        let quiet = super::plot(&quiet, Some("B/s"), 10.0, 10.0, 0).unwrap();
         assert_eq!(tick_values(&quiet.y_ticks), [0.0, 1024.0, 2048.0, 3072.0]);
     }
 
@@ -461,29 +519,29 @@ mod tests {
     fn percentages_stop_at_one_hundred() {
         for top in [51.0, 81.0, 97.0, 100.0] {
             let lines = [line("cpu", &[(0, 20.0), (1, top)])];
-            let y_max = plot(&lines, Some("%"), 10.0, 10.0).unwrap().y_max;
+            let y_max = plot(&lines, Some("%"), 10.0, 10.0, 0).unwrap().y_max;
             assert!(y_max >= top && y_max <= 100.0, "{top}: {y_max}");
         }
         let idle = [line("cpu", &[(0, 2.0), (1, 3.2)])];
-        assert_eq!(plot(&idle, Some("%"), 10.0, 10.0).unwrap().y_max, 4.0);
+        assert_eq!(plot(&idle, Some("%"), 10.0, 10.0, 0).unwrap().y_max, 4.0);
     }
 
     #[test]
     fn negative_and_flat_data_get_a_usable_range() {
         let lines = [line("t", &[(0, -3.0), (1, 7.0)])];
-        let p = plot(&lines, None, 10.0, 10.0).unwrap();
+        let p = plot(&lines, None, 10.0, 10.0, 0).unwrap();
         assert_eq!((p.y_min, p.y_max), (-4.0, 8.0));
         assert_eq!(
             tick_values(&p.y_ticks),
             [-4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0]
         );
         let zeros = [line("z", &[(0, 0.0), (1, 0.0)])];
-        let p = plot(&zeros, None, 10.0, 10.0).unwrap();
+        let p = plot(&zeros, None, 10.0, 10.0, 0).unwrap();
         assert_eq!((p.y_min, p.y_max), (0.0, 1.0));
         assert_eq!(p.lines[0].stroke, "M0.0 10.0L10.0 10.0");
         // Floating-point steps do not add a needless extra tick.
         let small = [line("s", &[(0, 0.1), (1, 0.3)])];
-        let p = plot(&small, None, 10.0, 10.0).unwrap();
+        let p = plot(&small, None, 10.0, 10.0, 0).unwrap();
         assert!((p.y_max - 0.3).abs() < 1e-9, "{}", p.y_max);
         assert_eq!(p.y_ticks.len(), 4);
     }
@@ -492,7 +550,7 @@ mod tests {
     fn time_ticks_count_back_from_the_newest_point_in_round_steps() {
         // Half an hour of data: every 5 minutes (30 / 6 = 5).
         let lines = [line("a", &[(0, 1.0), (1_800_000, 2.0)])];
-        let p = plot(&lines, None, 10.0, 10.0).unwrap();
+        let p = plot(&lines, None, 10.0, 10.0, 0).unwrap();
         let minutes: Vec<i64> = p.t_ticks.iter().map(|t| t.value / 60_000).collect();
         assert_eq!(minutes, [0, 5, 10, 15, 20, 25, 30]);
         assert_eq!((p.t_ticks[0].at, p.t_ticks[6].at), (1.0, 0.0));
@@ -500,20 +558,108 @@ mod tests {
         // 100 s: every 30 s (100 / 6 = 16.7 rounds up to 30), the oldest
         // label inside the span.
         let lines = [line("a", &[(0, 1.0), (100_000, 2.0)])];
-        let p = plot(&lines, None, 10.0, 10.0).unwrap();
+        let p = plot(&lines, None, 10.0, 10.0, 0).unwrap();
         assert_eq!(tick_values(&p.t_ticks), [0, 30_000, 60_000, 90_000]);
         // One timestamp: "now" at the right edge.
         let lines = [line("a", &[(5, 1.0)])];
-        let p = plot(&lines, None, 10.0, 10.0).unwrap();
+        let p = plot(&lines, None, 10.0, 10.0, 0).unwrap();
         assert_eq!(p.t_ticks, [Tick { at: 1.0, value: 0 }]);
     }
 
     #[test]
     fn empty_series_and_empty_lines() {
-        assert_eq!(plot(&[], None, 10.0, 10.0), None);
-        assert_eq!(plot(&[line("a", &[])], None, 10.0, 10.0), None);
-        let p = plot(&[line("a", &[]), line("b", &[(5, 1.0)])], None, 10.0, 10.0).unwrap();
+        assert_eq!(plot(&[], None, 10.0, 10.0, 0), None);
+        assert_eq!(plot(&[line("a", &[])], None, 10.0, 10.0, 0), None);
+        let p = plot(
+            &[line("a", &[]), line("b", &[(5, 1.0)])],
+            None,
+            10.0,
+            10.0,
+            0,
+        )
+        .unwrap();
         assert_eq!(p.lines[0], PlottedLine::default());
         assert_eq!(p.lines[1].stroke, "M10.0 0.0L6.0 0.0");
+    }
+
+    #[test]
+    fn the_time_axis_ends_now() {
+        // Points from 10 to 4 minutes ago: the axis runs to now, so the line
+        // stops 40 % short of the right edge, and "now" is the last label.
+        let now = 600_000;
+        let lines = [line("a", &[(0, 1.0), (180_000, 2.0), (360_000, 3.0)])];
+        let p = plot(&lines, None, 100.0, 10.0, now).unwrap();
+        assert_eq!((p.t_min, p.t_max), (0, now));
+        assert_eq!(p.lines[0].stroke, "M0.0 6.7L30.0 3.3L60.0 0.0");
+        assert_eq!(p.t_ticks[0], Tick { at: 1.0, value: 0 });
+        // A publisher's clock ahead of the server's: the axis reaches its point.
+        let ahead = [line("a", &[(0, 1.0), (700_000, 2.0)])];
+        assert_eq!(plot(&ahead, None, 100.0, 10.0, now).unwrap().t_max, 700_000);
+    }
+
+    #[test]
+    fn lines_break_where_there_is_no_data() {
+        // Every 10 s, then nothing for 2 minutes, then every 10 s again.
+        let lines = [line(
+            "a",
+            &[
+                (0, 1.0),
+                (10_000, 1.0),
+                (20_000, 1.0),
+                (140_000, 1.0),
+                (150_000, 1.0),
+            ],
+        )];
+        let p = plot(&lines, None, 150.0, 10.0, 0).unwrap();
+        assert_eq!(
+            p.lines[0].stroke,
+            "M0.0 0.0L10.0 0.0L20.0 0.0M140.0 0.0L150.0 0.0"
+        );
+        assert_eq!(
+            p.lines[0].area,
+            "M0.0 0.0L10.0 0.0L20.0 0.0L20.0 10.0L0.0 10.0Z\
+             M140.0 0.0L150.0 0.0L150.0 10.0L140.0 10.0Z"
+        );
+        // Up to five usual intervals is no gap (a late sample, a slow cron).
+        let late = [line(
+            "a",
+            &[(0, 1.0), (10_000, 1.0), (20_000, 1.0), (70_000, 1.0)],
+        )];
+        assert_eq!(
+            plot(&late, None, 70.0, 10.0, 0).unwrap().lines[0]
+                .stroke
+                .matches('M')
+                .count(),
+            1
+        );
+        // A value that is not a number breaks the line too; a lone point gets a stub.
+        let holed = [line(
+            "a",
+            &[(0, 1.0), (10_000, 1.0), (20_000, f64::NAN), (30_000, 1.0)],
+        )];
+        assert_eq!(
+            plot(&holed, None, 30.0, 10.0, 0).unwrap().lines[0].stroke,
+            "M0.0 0.0L10.0 0.0M30.0 0.0L26.0 0.0"
+        );
+        // Points stamped in the same millisecond (one publish of bare values)
+        // say nothing of the pace: no gap between them and the next publish.
+        let batch = [line(
+            "a",
+            &[(0, 1.0), (0, 2.0), (0, 3.0), (60_000, 4.0), (60_000, 5.0)],
+        )];
+        let p = plot(&batch, None, 60.0, 10.0, 0).unwrap();
+        assert_eq!(p.lines[0].stroke.matches('M').count(), 1);
+    }
+
+    #[test]
+    fn usual_intervals_are_medians() {
+        let points = |times: &[i64]| times.iter().map(|&t| Point(t, 1.0)).collect::<Vec<_>>();
+        assert_eq!(
+            usual_interval(&points(&[0, 10, 20, 1_000, 1_010])),
+            Some(10)
+        );
+        assert_eq!(usual_interval(&points(&[0, 100, 1_000, 1_100])), Some(100));
+        assert_eq!(usual_interval(&points(&[5, 5])), None);
+        assert_eq!(usual_interval(&points(&[5])), None);
     }
 }

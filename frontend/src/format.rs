@@ -140,17 +140,6 @@ pub fn axis(value: f64, unit: Option<&str>) -> String {
     self::value(value, unit)
 }
 
-/// `text` cut to at most `max` characters, ending in `"…"` when it was cut.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
-    cut.truncate(cut.trim_end().len());
-    cut.push('…');
-    cut
-}
-
 /// A change between two values: an arrow and the absolute difference in the
 /// same unit, e.g. `"▲ 1.2 KiB/s"`. `None` when there is nothing to show.
 pub fn delta(current: f64, previous: f64, unit: Option<&str>) -> Option<(Trend, String)> {
@@ -890,15 +879,6 @@ mod tests {
         assert_eq!(bytes(0.3), "0.3 B");
         assert_eq!(value(0.25, Some("B/s")), "0.25 B/s");
         assert_eq!(bytes(512.0), "512 B");
-    }
-
-    #[test]
-    fn clipped_text_ends_in_an_ellipsis() {
-        assert_eq!(clip("short", 10), "short");
-        assert_eq!(clip("exactly 10", 10), "exactly 10");
-        assert_eq!(clip("a much longer value", 10), "a much lo…");
-        assert_eq!(clip("ends in space here", 8), "ends in…");
-        assert_eq!(clip("ééééé", 3), "éé…");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const STALE_GRACE_MS: f64 = 1_000.0;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Freshness {
-    /// Older than its `expect_every` (plus the grace): dimmed, `data-stale`.
+    /// Older than its `expect_every` (plus the grace): tagged "Stale", `data-stale`.
     pub stale: bool,
     /// "updated 5m ago" for a stale value, "5m ago" for an old one.
     pub age: Option<String>,

@@ -102,18 +102,24 @@ pub fn current_name<'a>(view: &'a View, has_snapshot: bool, asked: &'a str) -> O
     }
 }
 
-/// The browser tab's title for what is on screen.
-pub fn page_title(view: &View, has_snapshot: bool, route: &Route) -> String {
+/// The browser tab's title for what is on screen. While the connection is
+/// down, `trouble` ("Reconnecting", "Offline") comes first with a warning
+/// sign: a wall screen's tab, or a background one, shows stale values.
+pub fn page_title(view: &View, has_snapshot: bool, route: &Route, trouble: Option<&str>) -> String {
     const APP: &str = "Pulseboard";
-    if *route == Route::NotFound {
-        return format!("Not found · {APP}");
-    }
-    if !has_snapshot || view.dashboards.is_empty() {
-        return APP.to_owned();
-    }
-    match current(view) {
-        Some(spec) => format!("{} · {APP}", title(spec)),
-        None => format!("No dashboard named {} · {APP}", route.dashboard_param()),
+    let title = if *route == Route::NotFound {
+        format!("Not found · {APP}")
+    } else if !has_snapshot || view.dashboards.is_empty() {
+        APP.to_owned()
+    } else {
+        match current(view) {
+            Some(spec) => format!("{} · {APP}", title(spec)),
+            None => format!("No dashboard named {} · {APP}", route.dashboard_param()),
+        }
+    };
+    match trouble {
+        Some(trouble) => format!("⚠ {trouble} · {title}"),
+        None => title,
     }
 }
 
@@ -359,7 +365,12 @@ mod tests {
             name: name.to_owned(),
         };
         let title_of = |current: Option<&str>, route: &Route| {
-            page_title(&view(dashboards.clone(), current, vec![]), true, route)
+            page_title(
+                &view(dashboards.clone(), current, vec![]),
+                true,
+                route,
+                None,
+            )
         };
         assert_eq!(
             title_of(Some("ops"), &Route::Default),
@@ -378,8 +389,23 @@ mod tests {
             "Not found · Pulseboard"
         );
         assert_eq!(
-            page_title(&View::default(), false, &named("ops")),
+            page_title(&View::default(), false, &named("ops"), None),
             "Pulseboard"
+        );
+    }
+
+    #[test]
+    fn page_titles_warn_while_the_connection_is_down() {
+        let mut ops = dashboard("ops", &[], true);
+        ops.title = Some("Operations".to_owned());
+        let v = view(vec![ops], Some("ops"), vec![]);
+        assert_eq!(
+            page_title(&v, true, &Route::Default, Some("Reconnecting")),
+            "⚠ Reconnecting · Operations · Pulseboard"
+        );
+        assert_eq!(
+            page_title(&View::default(), false, &Route::Default, Some("Offline")),
+            "⚠ Offline · Pulseboard"
         );
     }
 }

@@ -8,9 +8,11 @@
 //! - [`route`]: which dashboard the address shows (tested natively);
 //! - [`layout`]: a dashboard's cards from its declaration and the snapshot,
 //!   [`freshness`]: stale or not, [`level`]: threshold colours (pure, tested);
-//! - [`format`], [`chart`]: text and geometry for the views (pure, tested);
+//! - [`format`], [`chart`]: text and geometry for the views (pure, tested),
+//!   [`a11y`]: what they tell assistive technology (pure, tested);
 //! - [`components`]: the views, one file per widget kind.
 
+pub mod a11y;
 pub mod api;
 pub mod app;
 pub mod backoff;

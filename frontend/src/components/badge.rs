@@ -92,6 +92,14 @@ impl BadgeView {
     }
 }
 
+impl BadgeView {
+    /// What is wrong while the stream is down ("Reconnecting", "Offline"),
+    /// for the tab's title; `None` while live or first connecting.
+    pub fn trouble(&self) -> Option<&'static str> {
+        matches!(self.state, "reconnecting" | "offline").then_some(self.label)
+    }
+}
+
 /// "in 4s" until the retry, rounded up so it never says "in 0s" early;
 /// "connecting…" once it is under way.
 fn countdown(remaining_ms: f64) -> String {
@@ -133,6 +141,9 @@ mod tests {
         assert_eq!((view.state, view.label), ("live", "Live"));
         assert_eq!(view.detail, None);
         assert_eq!(view.last_event.as_deref(), Some("last event 12s ago"));
+        assert_eq!(view.trouble(), None);
+        let connecting = BadgeView::of(&with(ConnectionState::Connecting, false, None), 0.0);
+        assert_eq!(connecting.trouble(), None);
     }
 
     #[test]
@@ -150,6 +161,7 @@ mod tests {
         assert_eq!(view.detail.as_deref(), Some("attempt 3 · in 1s"));
         let view = BadgeView::of(&state, 10_000.0);
         assert_eq!(view.detail.as_deref(), Some("attempt 3 · connecting…"));
+        assert_eq!(view.trouble(), Some("Reconnecting"));
     }
 
     #[test]
@@ -160,6 +172,7 @@ mod tests {
         });
         let view = BadgeView::of(&with(ConnectionState::Reconnecting, true, retry), 0.0);
         assert_eq!((view.state, view.label), ("offline", "Offline"));
+        assert_eq!(view.trouble(), Some("Offline"));
         assert_eq!(view.attempt, None);
         assert_eq!(view.detail, None);
         let view = BadgeView::of(&with(ConnectionState::Connecting, true, None), 0.0);

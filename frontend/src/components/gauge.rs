@@ -2,7 +2,7 @@ use protocol::{Gauge, Thresholds};
 use yew::prelude::*;
 
 use crate::chart::{self, GAUGE_START_DEG, GAUGE_SWEEP_DEG};
-use crate::{format, level};
+use crate::{a11y, format, level};
 
 #[derive(Properties, PartialEq)]
 pub struct GaugeProps {
@@ -18,6 +18,10 @@ const ZONE_R: f64 = 93.0;
 
 /// A 240° dial: the track with its warn/critical zones, the filled part in the
 /// colour of the value's level, the value in the middle and the range under it.
+/// The dial sizes itself to the card (width and height). Assistive technology
+/// reads it as one image named by its value, unit, range and level (see
+/// [`a11y::gauge`]); the drawing alone would say "full" for any value past
+/// the top.
 #[function_component]
 pub fn GaugeView(props: &GaugeProps) -> Html {
     let gauge = &props.gauge;
@@ -37,21 +41,11 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
         .thresholds
         .map(|thresholds| chart::threshold_zones(&thresholds, *min, *max))
         .unwrap_or_default();
-    // How full it is, by the same number rules (never "100 %" short of full),
-    // and not clamped: past the top of the dial reads "120 %".
-    let span = max - min;
-    let filled = if span > 0.0 && value.is_finite() {
-        format::value((value - min) * 100.0 / span, Some("%"))
-    } else {
-        format::value(ratio * 100.0, Some("%"))
-    };
-    // For a percentage the value says it all; otherwise tell how full it is.
-    let caption = (unit != Some("%")).then(|| format!("{filled} of {}", format::value(*max, unit)));
     html! {
-        <div class={classes!("gauge", format!("level--{}", level::class(level)))}>
+        <div class={classes!("gauge", format!("level--{}", level::class(level)))}
+            role="img" aria-label={a11y::gauge(gauge)}>
             <div class="gauge-dial">
-                <svg class="gauge-svg" viewBox="0 0 200 150" role="img"
-                    aria-label={format!("{} percent", filled.trim_end_matches(" %"))}>
+                <svg class="gauge-svg" viewBox="0 0 200 150" aria-hidden="true">
                     { for zones.iter().map(|zone| {
                         let start = GAUGE_START_DEG + GAUGE_SWEEP_DEG * zone.from;
                         let sweep = GAUGE_SWEEP_DEG * (zone.to - zone.from);
@@ -68,16 +62,13 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
                     }
                 </svg>
                 <div class="gauge-center">
-                    // `role="img"`: screen readers take the exact value
-                    // (`aria-label`) for the rounded figure.
-                    <div class="gauge-value" data-testid="widget-value"
-                        role="img" aria-label={exact.clone()} title={exact}>
-                        { figure }
+                    <div class="gauge-value" data-testid="widget-value" title={exact}>
+                        <span class="figure">{ figure }</span>
                         if let Some(unit) = free_unit {
-                            <span class="unit">{ " " }{ unit }</span>
+                            { " " }<span class="unit" dir="auto">{ unit }</span>
                         }
                     </div>
-                    if let Some(caption) = caption {
+                    if let Some(caption) = caption(gauge) {
                         <div class="gauge-caption">{ caption }</div>
                     }
                 </div>
@@ -88,6 +79,25 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
             </div>
         </div>
     }
+}
+
+/// Under the figure, how full the gauge is, by the number rules (never "100
+/// %" short of full) and not clamped (past the top reads "120 %"): "45 % of
+/// 16 GiB" for a range from zero, "70 % of range" for any other (a −50..50 °C
+/// gauge at 20 °C is not "70 % of 50 °C"). None for a percentage, whose value
+/// says it all, and for an empty range.
+pub fn caption(gauge: &Gauge) -> Option<String> {
+    let unit = gauge.unit.as_deref();
+    let span = gauge.max - gauge.min;
+    if unit == Some("%") || !(span > 0.0 && gauge.value.is_finite()) {
+        return None;
+    }
+    let filled = format::value((gauge.value - gauge.min) * 100.0 / span, Some("%"));
+    Some(if gauge.min == 0.0 {
+        format!("{filled} of {}", format::value(gauge.max, unit))
+    } else {
+        format!("{filled} of range")
+    })
 }
 
 /// The thresholds the gauge is coloured by (its own, else the default
@@ -102,4 +112,44 @@ fn thresholds_of(gauge: &Gauge) -> Thresholds {
             critical: at(level::GAUGE_CRITICAL_AT),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gauge(value: f64, min: f64, max: f64, unit: Option<&str>) -> Gauge {
+        Gauge {
+            value,
+            min,
+            max,
+            unit: unit.map(str::to_owned),
+            thresholds: None,
+        }
+    }
+
+    #[test]
+    fn captions_say_how_full_and_of_what() {
+        let memory = gauge(
+            6.0 * 1024f64.powi(3),
+            0.0,
+            16.0 * 1024f64.powi(3),
+            Some("B"),
+        );
+        assert_eq!(caption(&memory).as_deref(), Some("37.5 % of 16.0 GiB"));
+        assert_eq!(
+            caption(&gauge(7.0, 0.0, 10.0, Some("jobs"))).as_deref(),
+            Some("70 % of 10 jobs")
+        );
+        assert_eq!(
+            caption(&gauge(20.0, -50.0, 50.0, Some("°C"))).as_deref(),
+            Some("70 % of range")
+        );
+        assert_eq!(
+            caption(&gauge(12.0, 0.0, 10.0, None)).as_deref(),
+            Some("120 % of 10")
+        );
+        assert_eq!(caption(&gauge(42.0, 0.0, 100.0, Some("%"))), None);
+        assert_eq!(caption(&gauge(f64::NAN, 0.0, 1.0, None)), None);
+    }
 }

@@ -2,7 +2,6 @@ use protocol::List;
 use yew::prelude::*;
 
 use super::placed::Placed;
-use crate::format;
 
 #[derive(Properties, PartialEq)]
 pub struct ListProps {
@@ -11,19 +10,16 @@ pub struct ListProps {
 
 /// Lists longer than this flow into several columns (e.g. one row per CPU core).
 const DENSE_FROM: usize = 7;
-/// Values longer than this (in characters) are cut, ending in "…", with the
-/// whole value in the tooltip: in a row, and in a dense list's small tile.
-const VALUE_MAX: usize = 40;
-const DENSE_VALUE_MAX: usize = 16;
 
 /// Label/value rows. A value that reads as a percentage ("12.3 %") gets a thin
-/// bar behind it, so a column of per-core loads reads at a glance. A value cut
-/// to fit ends in "…"; its tooltip and accessible name are the whole value.
+/// bar behind it, so a column of per-core loads reads at a glance. A label or
+/// value too wide for its row is cut by the stylesheet, ending in "…"; the
+/// whole text stays in the DOM (for assistive technology) and its tooltip.
+/// Rows that do not fit the card are counted under it ("+N more").
 #[function_component]
 pub fn ListView(props: &ListProps) -> Html {
     let rows = &props.list.rows;
     let dense = rows.len() >= DENSE_FROM;
-    let value_max = if dense { DENSE_VALUE_MAX } else { VALUE_MAX };
     html! {
         <dl class={classes!("list", dense.then_some("list--dense"))} data-testid="widget-value">
             if rows.is_empty() {
@@ -36,10 +32,8 @@ pub fn ListView(props: &ListProps) -> Html {
                         if let Some(width) = bar {
                             <Placed class="list-bar" property="width" value={width} decorative=true />
                         }
-                        <dt>{ &row.label }</dt>
-                        <dd title={row.value.clone()} aria-label={row.value.clone()}>
-                            { format::clip(&row.value, value_max) }
-                        </dd>
+                        <dt title={row.label.clone()} dir="auto">{ &row.label }</dt>
+                        <dd title={row.value.clone()} dir="auto">{ &row.value }</dd>
                     </div>
                 }
             }) }

@@ -9,7 +9,10 @@ pub struct LogProps {
 }
 
 /// Recent lines, newest first (what just happened is what a viewer looks
-/// for), each with its time of day, in a monospace box that scrolls.
+/// for), each with its time of day, from the top of the card to its bottom.
+/// A line takes at most two lines of text, ending in "…" (the stylesheet
+/// clamps it; the whole line is its tooltip); the lines that do not fit the
+/// card are counted under it ("+N more").
 #[function_component]
 pub fn LogView(props: &LogProps) -> Html {
     let lines = &props.log.lines;
@@ -21,7 +24,7 @@ pub fn LogView(props: &LogProps) -> Html {
             { for lines.iter().rev().map(|line| html! {
                 <li class="log-line">
                     <time class="log-time">{ format::time_of_day(line.at, local_offset_ms(line.at)) }</time>
-                    <span class="log-text">{ &line.text }</span>
+                    <span class="log-text" title={line.text.clone()} dir="auto">{ &line.text }</span>
                 </li>
             }) }
         </ol>

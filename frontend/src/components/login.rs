@@ -88,7 +88,7 @@ pub fn LoginForm(props: &LoginFormProps) -> Html {
     html! {
         <section class="login" aria-labelledby="login-title">
             <form class="login-form" data-testid="login-form" {onsubmit} novalidate=true>
-                <h1 class="login-title" id="login-title">{ "Log in to the dashboard" }</h1>
+                <h2 class="login-title" id="login-title">{ "Log in to the dashboard" }</h2>
                 <p class="login-hint">
                     { "This Pulseboard shows its widgets to viewers with a token. Ask whoever runs it for one." }
                 </p>

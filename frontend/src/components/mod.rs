@@ -1,9 +1,11 @@
 //! The views. Each widget kind has its own file; [`widget::WidgetCard`] picks
 //! the right one, [`dashboard::Dashboard`] lays the cards out, [`nav`] is the
 //! dashboard menu, [`login`] the viewer-token form and "Log out", [`placed`]
-//! the CSP-safe way to place an element at a computed spot.
+//! the CSP-safe way to place an element at a computed spot, [`clipped`] a
+//! card body that cuts what does not fit.
 
 pub mod badge;
+pub mod clipped;
 pub mod clock;
 pub mod dashboard;
 pub mod gauge;

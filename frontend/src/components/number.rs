@@ -1,7 +1,7 @@
 use protocol::Number;
 use yew::prelude::*;
 
-use crate::{chart, format, level};
+use crate::{a11y, chart, format, level};
 
 #[derive(Properties, PartialEq)]
 pub struct NumberProps {
@@ -17,11 +17,14 @@ const SPARK_HEIGHT: f64 = 40.0;
 /// green when away), and a sparkline of the recent values.
 ///
 /// The figure never reads as a threshold the value has not reached (it takes
-/// more digits instead); its tooltip and accessible name are the exact value.
+/// more digits instead) and is never cut: a long unit goes to the next line,
+/// and only the unit ends in "…" if even that is too narrow. Its tooltip is
+/// the exact value; its accessible name the exact value and level, and the
+/// change's says up or down (see [`a11y`]).
 ///
-/// DOM contract: `data-testid="widget-value"` (the figure), `number-delta`
-/// (arrow and change, once there is a previous value), `sparkline` (the SVG,
-/// from two recent values on).
+/// DOM contract: `data-testid="widget-value"` (the figure in `.figure`, the
+/// unit), `number-delta` (arrow and change, once there is a previous value),
+/// `sparkline` (the SVG, from two recent values on).
 #[function_component]
 pub fn NumberView(props: &NumberProps) -> Html {
     let number = &props.number;
@@ -34,31 +37,32 @@ pub fn NumberView(props: &NumberProps) -> Html {
         .and_then(|previous| format::delta(number.value, previous, unit));
     let level = level::of_number(number).map(|level| format!("level--{}", level::class(level)));
     // With thresholds, the arrow says whether the change is good news.
-    let judged = number
+    let worse = number
         .previous
-        .and_then(|previous| level::change_is_worse(number, previous))
-        .map(|worse| {
-            if worse {
-                "delta--worse"
-            } else {
-                "delta--better"
-            }
-        });
+        .and_then(|previous| level::change_is_worse(number, previous));
+    let judged = worse.map(|worse| {
+        if worse {
+            "delta--worse"
+        } else {
+            "delta--better"
+        }
+    });
     let spark = chart::sparkline(&number.recent, SPARK_WIDTH, SPARK_HEIGHT);
     html! {
         <div class="number">
-            // `role="img"` so that screen readers take the exact value
-            // (`aria-label`) for the rounded figure.
+            // `role="img"` so that screen readers take the exact value and
+            // level (`aria-label`) for the rounded figure.
             <div class={classes!("big-value", level)} data-testid="widget-value"
-                role="img" aria-label={exact.clone()} title={exact}>
-                { figure }
+                role="img" aria-label={a11y::number(number)} title={exact}>
+                <span class="figure">{ figure }</span>
                 if let Some(unit) = free_unit {
-                    <span class="unit">{ " " }{ unit }</span>
+                    { " " }<span class="unit" dir="auto">{ unit }</span>
                 }
             </div>
             if let Some((trend, change)) = delta {
-                <div class={classes!("delta", format!("delta--{}", trend.class()), judged)} data-testid="number-delta">
-                    <span class="delta-arrow" aria-hidden="true">{ trend.arrow() }</span>
+                <div class={classes!("delta", format!("delta--{}", trend.class()), judged)} data-testid="number-delta"
+                    role="img" aria-label={a11y::change(trend, &change, worse)}>
+                    <span class="delta-arrow">{ trend.arrow() }</span>
                     { change }
                 </div>
             }

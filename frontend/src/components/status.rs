@@ -23,7 +23,7 @@ pub fn StatusView(props: &StatusProps) -> Html {
                 { label }
             </span>
             if let Some(message) = message {
-                <p class="status-message">{ message }</p>
+                <p class="status-message" dir="auto">{ message }</p>
             }
         </div>
     }

@@ -10,6 +10,6 @@ pub struct TextProps {
 #[function_component]
 pub fn TextView(props: &TextProps) -> Html {
     html! {
-        <p class="text-body" data-testid="widget-value">{ &props.text.text }</p>
+        <p class="text-body" data-testid="widget-value" dir="auto">{ &props.text.text }</p>
     }
 }

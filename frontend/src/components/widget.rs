@@ -2,8 +2,8 @@ use protocol::{Size, StatusLevel, Widget, WidgetKind, WidgetSpec, WidgetValue};
 use yew::prelude::*;
 
 use super::{
-    gauge::GaugeView, list::ListView, log::LogView, number::NumberView, series::SeriesView,
-    status::StatusView, text::TextView, unknown::UnknownView,
+    clipped::Clipped, gauge::GaugeView, list::ListView, log::LogView, number::NumberView,
+    series::SeriesView, status::StatusView, text::TextView, unknown::UnknownView,
 };
 use crate::freshness::freshness;
 use crate::level;
@@ -19,14 +19,17 @@ pub struct WidgetCardProps {
 }
 
 /// One card of the grid: title, age when it is not fresh, and the body for the
-/// widget's kind.
+/// widget's kind. Its size is its declared grid span, whatever the content:
+/// what does not fit is cut at the bottom of the body (see [`Clipped`]).
 ///
 /// DOM contract (the end-to-end tests rely on it):
 /// - `data-widget-id`, `data-kind` (the wire name, or `unknown`);
 /// - inside, the main value in an element with `data-testid="widget-value"`
 ///   (rendered by each kind's view);
 /// - `data-stale="true"` once the value is older than its `expect_every`
-///   (absent while fresh), with "updated 5m ago" in `data-testid="widget-age"`;
+///   (absent while fresh), with a "Stale" tag (`.card-stale`) and "updated 5m
+///   ago" in `data-testid="widget-age"` (which also shows, quietly, the age
+///   of a value without `expect_every` once it is a few seconds old);
 /// - `data-level` = `ok` | `warn` | `critical` | `unknown` for a status, and
 ///   for a number or gauge that has thresholds.
 #[function_component]
@@ -39,13 +42,21 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
     let body = match &widget.value {
         WidgetValue::Number(number) => html! { <NumberView number={number.clone()} /> },
         WidgetValue::Gauge(gauge) => html! { <GaugeView gauge={gauge.clone()} /> },
-        WidgetValue::Series(series) => html! { <SeriesView series={series.clone()} /> },
+        WidgetValue::Series(series) => html! {
+            <SeriesView series={series.clone()} server_now_ms={props.server_now_ms} />
+        },
         WidgetValue::List(list) => html! { <ListView list={list.clone()} /> },
         WidgetValue::Status(status) => html! { <StatusView status={status.clone()} /> },
         WidgetValue::Text(text) => html! { <TextView text={text.clone()} /> },
         WidgetValue::Log(log) => html! { <LogView log={log.clone()} /> },
         WidgetValue::Unknown => html! { <UnknownView /> },
     };
+    // Lists and logs say how many of their rows or lines are cut.
+    let count = matches!(widget.value, WidgetValue::List(_) | WidgetValue::Log(_));
+    let title = widget
+        .title
+        .clone()
+        .unwrap_or_else(|| widget.id.to_string());
 
     html! {
         <article
@@ -62,14 +73,17 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
             data-level={level.map(level::class)}
         >
             <header class="card-head">
-                <h2 class="card-title" title={widget.id.to_string()}>
-                    { widget.title.clone().unwrap_or_else(|| widget.id.to_string()) }
-                </h2>
+                <h2 class="card-title" title={title.clone()} dir="auto">{ title }</h2>
+                // Overdue is said in words and marked, never by fading the
+                // value: a dimmed critical gauge would read as calm.
+                if fresh.stale {
+                    <span class="card-stale">{ "Stale" }</span>
+                }
                 if let Some(age) = fresh.age {
                     <span class="card-age" data-testid="widget-age" title="last update">{ age }</span>
                 }
             </header>
-            <div class="card-body">{ body }</div>
+            <Clipped class="card-body" {count}>{ body }</Clipped>
         </article>
     }
 }
@@ -87,6 +101,7 @@ pub struct WaitingCardProps {
 #[function_component]
 pub fn WaitingCard(props: &WaitingCardProps) -> Html {
     let spec = &props.spec;
+    let title = spec.title.clone().unwrap_or_else(|| spec.id.to_string());
     html! {
         <article
             class={classes!("card", "card--waiting", size_classes(spec.size))}
@@ -95,9 +110,7 @@ pub fn WaitingCard(props: &WaitingCardProps) -> Html {
             data-empty="true"
         >
             <header class="card-head">
-                <h2 class="card-title" title={spec.id.to_string()}>
-                    { spec.title.clone().unwrap_or_else(|| spec.id.to_string()) }
-                </h2>
+                <h2 class="card-title" title={title.clone()} dir="auto">{ title }</h2>
             </header>
             <div class="card-body">
                 <p class="waiting">{ "Waiting for data" }</p>

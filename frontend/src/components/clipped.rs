@@ -1,0 +1,101 @@
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{Element, ResizeObserver};
+use yew::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct ClippedProps {
+    #[prop_or_default]
+    pub class: Classes,
+    /// Count what is cut: the items of the content's first element (the rows
+    /// of a list, the lines of a log) that do not show in full.
+    #[prop_or_default]
+    pub count: bool,
+    #[prop_or_default]
+    pub children: Html,
+}
+
+/// A box of fixed size (a card's body) whose content is cut at its bottom
+/// edge rather than growing it: when something is cut, the bottom fades out
+/// (class `clip--cut`) and, for counted content, a "+N more" line follows.
+///
+/// Where the content is cut depends on the layout (fonts, card size, wrapped
+/// lines), so it is measured in the DOM: after every render (new content),
+/// and whenever the box changes size (window, fonts, the "+N more" line
+/// taking its room). The hidden items stay in the DOM, so assistive
+/// technology reads them all; "+N more" is for the eye only.
+///
+/// DOM contract: `.more` holds "+N more".
+#[function_component]
+pub fn Clipped(props: &ClippedProps) -> Html {
+    let node = use_node_ref();
+    // None: everything shows; Some(n): cut, with n items not shown in full.
+    let cut = use_state_eq(|| None::<usize>);
+    {
+        let (node, cut, count) = (node.clone(), cut.setter(), props.count);
+        // No dependencies: after every render. It converges: showing "+N
+        // more" only shrinks the box, so a second measure can only count as
+        // many or more, and an equal count does not re-render.
+        use_effect(move || {
+            if let Some(element) = node.cast::<Element>() {
+                cut.set(measure(&element, count));
+            }
+        });
+    }
+    {
+        let (node, cut, count) = (node.clone(), cut.setter(), props.count);
+        use_effect_with((), move |_| {
+            let element = node.cast::<Element>();
+            let on_resize = {
+                let element = element.clone();
+                Closure::<dyn FnMut()>::new(move || {
+                    if let Some(element) = &element {
+                        cut.set(measure(element, count));
+                    }
+                })
+            };
+            let observer = ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok();
+            if let (Some(observer), Some(element)) = (&observer, &element) {
+                observer.observe(element);
+            }
+            move || {
+                if let Some(observer) = observer {
+                    observer.disconnect();
+                }
+                drop(on_resize);
+            }
+        });
+    }
+    let hidden = cut.filter(|hidden| *hidden > 0);
+    html! {
+        <>
+            <div ref={node} class={classes!(props.class.clone(), cut.is_some().then_some("clip--cut"))}>
+                { props.children.clone() }
+            </div>
+            if let Some(hidden) = hidden {
+                <p class="more" aria-hidden="true">{ format!("+{hidden} more") }</p>
+            }
+        </>
+    }
+}
+
+/// Whether `clip`'s content is cut, and (when `count`) how many items of its
+/// first element end below its bottom edge.
+fn measure(clip: &Element, count: bool) -> Option<usize> {
+    // A pixel of slack: sub-pixel layout rounds scrollHeight up.
+    if clip.scroll_height() <= clip.client_height() + 1 {
+        return None;
+    }
+    if !count {
+        return Some(0);
+    }
+    let bottom = clip.get_bounding_client_rect().bottom() + 0.5;
+    let items = clip.first_element_child().map(|list| list.children());
+    let hidden = items.map_or(0, |items| {
+        (0..items.length())
+            .filter_map(|i| items.item(i))
+            .filter(|item| item.get_bounding_client_rect().bottom() > bottom)
+            .count()
+    });
+    Some(hidden)
+}
