@@ -37,7 +37,7 @@ import { installInspector } from './inspect.mjs';
 import { launchBrowser, publishWidget, screenshotOnFailure, startServer, waitUntil } from './support.mjs';
 
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
-const TOKEN = 'e2e-edge-token';
+const TOKEN = 'e2e-edge-publish-token';
 /** How long any wait may take before the test gives up (a slow CI machine). */
 const DEADLINE_MS = 20_000;
 const card = (id) => `[data-widget-id="${id}"]`;
