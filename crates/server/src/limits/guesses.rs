@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,9 @@ pub struct GuessLimit {
     failures: DefaultKeyedRateLimiter<IpAddr>,
     /// Addresses over their budget, and until when.
     refused_until: Mutex<HashMap<IpAddr, Instant>>,
+    /// Whether `refused_until` may hold anyone: while nobody is guessing,
+    /// a right token costs one atomic load here, not a shared lock.
+    any_refused: AtomicBool,
     metrics: Metrics,
 }
 
@@ -63,6 +67,7 @@ impl GuessLimit {
         GuessLimit {
             failures: RateLimiter::keyed(quota),
             refused_until: Mutex::new(HashMap::new()),
+            any_refused: AtomicBool::new(false),
             metrics,
         }
     }
@@ -97,6 +102,7 @@ impl GuessLimit {
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 self.lock().insert(client, Instant::now() + wait);
+                self.any_refused.store(true, Ordering::Release);
                 Err(self.too_many(wait))
             }
         }
@@ -104,6 +110,9 @@ impl GuessLimit {
 
     /// How long `client` is still refused, if it is.
     fn refused_for(&self, client: IpAddr) -> Option<Duration> {
+        if !self.any_refused.load(Ordering::Acquire) {
+            return None;
+        }
         let mut refused = self.lock();
         let until = *refused.get(&client)?;
         let left = until.saturating_duration_since(Instant::now());
@@ -132,7 +141,11 @@ impl GuessLimit {
         self.failures.retain_recent();
         self.failures.shrink_to_fit();
         let now = Instant::now();
-        self.lock().retain(|_, until| *until > now);
+        let mut refused = self.lock();
+        refused.retain(|_, until| *until > now);
+        if refused.is_empty() {
+            self.any_refused.store(false, Ordering::Release);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Instant>> {
