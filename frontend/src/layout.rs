@@ -188,6 +188,7 @@ mod tests {
             title: None,
             widgets: widgets.iter().map(|w| spec(w)).collect(),
             unsorted,
+            kiosk: false,
         }
     }
 
@@ -214,6 +215,7 @@ mod tests {
         View {
             dashboards,
             dashboard: current.map(str::to_owned),
+            playlists: vec![],
             snapshot: Snapshot { widgets },
         }
     }

@@ -316,6 +316,7 @@ mod tests {
             epoch: epoch.to_owned(),
             last_event_id: last,
             heartbeat_ms: 15_000,
+            build: None,
             view: view_of(widgets),
         })
     }
@@ -472,6 +473,7 @@ mod tests {
             ServerEvent::Reset(Reset {
                 epoch: "ep2".to_owned(),
                 last_event_id: Some(eid("ep2", 4)),
+                build: None,
                 view: view_of(vec![widget("new", gauge, 9)]),
             }),
             None,
@@ -583,6 +585,7 @@ mod tests {
             ServerEvent::Reset(Reset {
                 epoch: "ep2".to_owned(),
                 last_event_id: Some(eid("ep2", 3)),
+                build: None,
                 view: view_of(vec![widget("b", number(2.0), 1)]),
             }),
             Some(eid("ep2", 3)),
@@ -660,6 +663,7 @@ mod tests {
             title: None,
             widgets: vec![],
             unsorted: true,
+            kiosk: false,
         }];
         let mut state = DashboardState::default();
         state.apply(received(
@@ -668,9 +672,11 @@ mod tests {
                 epoch: "ep1".to_owned(),
                 last_event_id: Some(eid("ep1", 10)),
                 heartbeat_ms: 1_000,
+                build: None,
                 view: View {
                     dashboards: menu.clone(),
                     dashboard: Some("ops".to_owned()),
+                    playlists: vec![],
                     snapshot: Snapshot {
                         widgets: vec![widget("a", number(1.0), 1)],
                     },
