@@ -3,67 +3,115 @@ use yew_router::prelude::*;
 
 use super::clock::use_clock;
 use super::not_found::NotFound;
+use super::viewport::use_viewport;
 use super::widget::{WaitingCard, WidgetCard};
+use crate::fit::{fit, Fit};
 use crate::layout::{Card, Layout};
+use crate::liveness::ConnectionState;
 use crate::route::Route;
-use crate::state::ConnectionState;
-use crate::stream::use_dashboard;
+use crate::stream::{use_stream_status, use_view};
+use crate::wall::OnScreen;
+use crate::widgets::Shared;
 
 /// How often widget ages ("updated 3m ago") and staleness are refreshed.
 const CLOCK_TICK_MS: u32 = 1_000;
 
 /// The dashboard on screen: its declared cards in order, then the unsorted
 /// ones; a placeholder until the stream's `init`, a hint when there are no
-/// widgets, and a "not found" page for an unknown dashboard or address.
+/// widgets, and a "not found" page for an unknown dashboard or address. In
+/// kiosk mode, every card in one grid fitted to the screen ([`crate::fit`]).
+///
+/// It renders once per frame with news and once a second for the ages, but
+/// its cards only when their own widget changed or their age text moved
+/// (see [`super::widget::WidgetCardProps`]): a render costs a pointer
+/// comparison per unchanged card.
 ///
 /// DOM contract: `data-testid` = `dashboard-placeholder` | `dashboard` (the
-/// declared cards) | `unsorted` (the section of undeclared widgets) |
-/// `dashboard-empty` | `dashboard-not-found`.
+/// declared cards; in kiosk mode, all of them) | `unsorted` (the section of
+/// undeclared widgets) | `dashboard-empty` | `dashboard-not-found`; the
+/// kiosk grid has `data-cols` and `data-rows`.
+#[derive(Properties, PartialEq)]
+pub struct DashboardProps {
+    /// What a wall screen shows: the rotation's dashboard, kiosk mode.
+    #[prop_or_default]
+    pub screen: OnScreen,
+}
+
 #[function_component]
-pub fn Dashboard() -> Html {
-    let store = use_dashboard();
+pub fn Dashboard(props: &DashboardProps) -> Html {
+    let view = use_view();
+    let status = use_stream_status();
+    let screen = &props.screen;
     let now_ms = use_clock(CLOCK_TICK_MS);
     let route = use_route::<Route>().unwrap_or(Route::NotFound);
     let location = use_location();
+    let viewport = use_viewport();
 
-    if !store.has_snapshot() {
+    let layout = view
+        .has_snapshot()
+        .then(|| Layout::of(&view, screen.dashboard.as_deref()))
+        .flatten();
+    let kiosk_fit = match &layout {
+        Some(layout) if screen.kiosk && !layout.is_empty() => {
+            let sizes: Vec<_> = layout
+                .cards
+                .iter()
+                .chain(&layout.unsorted)
+                .map(Card::size)
+                .collect();
+            Some(fit(&sizes, viewport.0, viewport.1))
+        }
+        _ => None,
+    };
+    use_effect_with(kiosk_fit, |fit| apply_fit(fit.as_ref()));
+
+    if !view.has_snapshot() {
         return placeholder();
     }
-    if route == Route::NotFound {
+    if route == Route::NotFound && screen.dashboard.is_none() {
         let path = location.map(|l| l.path().to_owned()).unwrap_or_default();
         return html! { <NotFound heading={format!("Nothing at {path}")} /> };
     }
-    let Some(layout) = Layout::of(&store.view) else {
-        let heading = format!("No dashboard named {}", route.dashboard_param());
+    let Some(layout) = layout else {
+        let heading = screen
+            .missing
+            .clone()
+            .unwrap_or_else(|| format!("No dashboard named {}", route.dashboard_param()).into());
         return html! { <NotFound {heading} /> };
     };
     if layout.is_empty() {
         return empty();
     }
 
-    let server_now_ms = now_ms + store.clock_offset_ms;
+    let server_now_ms = now_ms + status.clock.offset_ms();
     let grid_class = classes!(
         "grid",
-        (store.connection == ConnectionState::Reconnecting).then_some("grid--stale")
+        (status.liveness.connection == ConnectionState::Reconnecting).then_some("grid--stale")
     );
     let cards = |cards: &[Card]| -> Html {
         cards
             .iter()
-            .map(|card| match card {
-                Card::Waiting(spec) => html! {
-                    <WaitingCard key={spec.id.to_string()} spec={spec.clone()} />
-                },
-                Card::Shown { widget, size } => html! {
-                    <WidgetCard
-                        key={widget.id.to_string()}
-                        widget={widget.clone()}
-                        size={*size}
-                        {server_now_ms}
-                    />
-                },
-            })
+            .map(|card| card_html(card, server_now_ms))
             .collect()
     };
+    if let Some(fit) = kiosk_fit {
+        let all: Vec<Card> = layout
+            .cards
+            .iter()
+            .chain(&layout.unsorted)
+            .cloned()
+            .collect();
+        return html! {
+            <section
+                class={classes!(grid_class, "grid--kiosk")}
+                data-testid="dashboard"
+                data-cols={fit.cols.to_string()}
+                data-rows={fit.rows.to_string()}
+            >
+                { cards(&all) }
+            </section>
+        };
+    }
     html! {
         <>
             if !layout.cards.is_empty() {
@@ -82,6 +130,49 @@ pub fn Dashboard() -> Html {
                 </section>
             }
         </>
+    }
+}
+
+fn card_html(card: &Card, server_now_ms: f64) -> Html {
+    match card {
+        Card::Waiting(spec) => html! {
+            <WaitingCard key={spec.id.as_str()} spec={Shared(spec.clone())} />
+        },
+        Card::Shown { widget, spec, size } => html! {
+            <WidgetCard
+                key={widget.id.as_str()}
+                widget={Shared(widget.clone())}
+                declared={spec.clone().map(Shared)}
+                size={*size}
+                {server_now_ms}
+            />
+        },
+    }
+}
+
+/// The kiosk grid's columns, rows and text size, as custom properties of the
+/// root element (kiosk.css reads them). Through the CSSOM, which the
+/// server's Content-Security-Policy allows, unlike `style` attributes.
+fn apply_fit(fit: Option<&Fit>) {
+    let Some(root) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.document_element())
+        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+    else {
+        return;
+    };
+    let style = root.style();
+    match fit {
+        Some(fit) => {
+            let _ = style.set_property("--kiosk-cols", &fit.cols.to_string());
+            let _ = style.set_property("--kiosk-rows", &fit.rows.to_string());
+            let _ = style.set_property("--kiosk-font", &format!("{}px", fit.font_px));
+        }
+        None => {
+            for property in ["--kiosk-cols", "--kiosk-rows", "--kiosk-font"] {
+                let _ = style.remove_property(property);
+            }
+        }
     }
 }
 

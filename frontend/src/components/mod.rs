@@ -1,7 +1,8 @@
 //! The views. Each widget kind has its own file; [`widget::WidgetCard`] picks
 //! the right one, [`dashboard::Dashboard`] lays the cards out, [`nav`] is the
 //! dashboard menu, [`login`] the viewer-token form and "Log out", [`placed`]
-//! the CSP-safe way to place an element at a computed spot.
+//! the CSP-safe way to place an element at a computed spot, [`wall`] the
+//! wall screen around a dashboard (kiosk mode, rotation, wake lock).
 
 pub mod badge;
 pub mod clock;
@@ -18,4 +19,6 @@ pub mod series;
 pub mod status;
 pub mod text;
 pub mod unknown;
+pub mod viewport;
+pub mod wall;
 pub mod widget;
