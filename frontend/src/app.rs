@@ -14,7 +14,8 @@ use crate::components::wall::WallScreen;
 use crate::layout::{current_name, page_title};
 use crate::route::Route;
 use crate::session::{Gate, SessionAction, SessionHandle};
-use crate::stream::{use_view, EventStream, ViewHandle};
+use crate::state::ViewState;
+use crate::stream::{use_view, EventStream, StreamContext};
 use crate::wall::{OnScreen, WallMode};
 use crate::widgets::Shared;
 
@@ -110,7 +111,7 @@ pub(crate) fn DocumentTitle(props: &ScreenProps) -> Html {
 /// has only the brand and the host; the menu, counts and badge need the store.
 #[function_component]
 pub(crate) fn Header(props: &ScreenProps) -> Html {
-    let view = use_context::<ViewHandle>();
+    let view = use_context::<StreamContext>().map(|stream| stream.view);
     let screen = &props.screen;
     let route = use_route::<Route>().unwrap_or(Route::NotFound);
     let can_log_out = use_context::<SessionHandle>().is_some_and(|session| session.can_log_out());
@@ -147,7 +148,7 @@ pub(crate) fn Header(props: &ScreenProps) -> Html {
 }
 
 /// The menu entry to mark: the rotation's dashboard, else the stream's.
-fn nav_current(view: &ViewHandle, screen: &OnScreen, route: &Route) -> Option<AttrValue> {
+fn nav_current(view: &ViewState, screen: &OnScreen, route: &Route) -> Option<AttrValue> {
     if let Some(on_screen) = &screen.dashboard {
         return Some(on_screen.clone());
     }

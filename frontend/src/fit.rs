@@ -50,7 +50,8 @@ pub fn fit(sizes: &[Size], width: f64, height: f64) -> Fit {
         let (cell_w, cell_h) = (width / f64::from(cols), height / f64::from(rows));
         // How far the cells are from the aimed shape, and how much of the
         // grid stays empty: both cost.
-        let shape = ((cell_w / cell_h) / CARD_ASPECT).ln().abs();
+        let ratio = (cell_w / cell_h) / CARD_ASPECT;
+        let shape = ratio.max(1.0 / ratio) - 1.0;
         let empty = 1.0 - f64::from(cells) / f64::from(cols * rows);
         let score = shape + 2.0 * empty;
         if best.is_none_or(|(s, _, _)| score < s) {

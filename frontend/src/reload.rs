@@ -65,7 +65,10 @@ impl ReloadLog {
     /// What [`ReloadLog::to_text`] wrote; anything else reads as no reloads.
     pub fn parse(text: &str) -> ReloadLog {
         let mut words = text.split_whitespace();
-        let at_ms = words.next().and_then(|w| w.parse().ok()).unwrap_or(0.0);
+        let at_ms = words
+            .next()
+            .and_then(|w| w.parse::<u64>().ok())
+            .map_or(0.0, |ms| ms as f64);
         ReloadLog {
             at_ms,
             builds: words.map(str::to_owned).collect(),

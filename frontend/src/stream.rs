@@ -2,8 +2,8 @@
 //!
 //! [`EventStream`] is a context provider around exactly one `gloo_net`
 //! EventSource on `/api/events`, owned by its [`Supervisor`]. Components read
-//! what it delivered with [`use_view`] and whether it is live with
-//! [`use_stream_status`], and never open a stream of their own (browsers
+//! what it delivered and whether it is live with [`use_stream`] (or just the
+//! view with [`use_view`]), and never open a stream of their own (browsers
 //! allow ~6 HTTP/1.1 connections per origin).
 //!
 //! One owner per concern. The supervisor owns the connection: liveness
@@ -59,7 +59,6 @@
 //! reader task and pending retry of a replaced one.
 
 use std::cell::{Cell, RefCell};
-use std::ops::Deref;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -82,7 +81,6 @@ use crate::liveness::{heartbeat_overdue, Liveness, RetryInfo, Signal};
 use crate::reload::{self, Decision};
 use crate::session::{after_stream_error, AfterStreamError, Gate, SessionAction, SessionHandle};
 use crate::state::ViewState;
-use crate::widgets::Shared;
 
 /// Relative, so the SPA works behind any prefix-free proxy and under `trunk serve`.
 pub const EVENTS_URL: &str = "/api/events";
@@ -92,31 +90,24 @@ const WATCHDOG_EVERY_MS: u32 = 1_000;
 /// reconnect goes ahead without its answer.
 const SESSION_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What the stream delivered, as of the last rendered frame: compared by
-/// pointer, so the context changes (and its readers re-render) once per frame
-/// with news, never for an equal copy.
-#[derive(Clone, Debug)]
-pub struct ViewHandle(pub Rc<ViewState>);
-
-impl PartialEq for ViewHandle {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Deref for ViewHandle {
-    type Target = ViewState;
-    fn deref(&self) -> &ViewState {
-        &self.0
-    }
-}
-
-/// How the stream is doing: published when it changes.
-#[derive(Clone, PartialEq, Debug)]
-pub struct StreamStatus {
+/// What components get from the context: the view as of the last rendered
+/// frame, the liveness, and the stream's clock. Compared by pointer and
+/// value, so the context changes (and its readers re-render) once per frame
+/// with news or per change of liveness, never for an equal copy.
+#[derive(Clone, Debug, Default)]
+pub struct StreamContext {
+    pub view: Rc<ViewState>,
     pub liveness: Liveness,
-    /// Read, not watched: they change with every event and heartbeat.
-    pub clock: Shared<StreamClock>,
+    /// Read, not watched: it changes with every event and heartbeat.
+    pub clock: Rc<StreamClock>,
+}
+
+impl PartialEq for StreamContext {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.view, &other.view)
+            && self.liveness == other.liveness
+            && Rc::ptr_eq(&self.clock, &other.clock)
+    }
 }
 
 /// The stream's times, kept current by the supervisor without re-rendering
@@ -142,14 +133,14 @@ impl StreamClock {
 
 /// The view, from the nearest [`EventStream`].
 #[hook]
-pub fn use_view() -> ViewHandle {
-    use_context::<ViewHandle>().expect("use_view() needs an <EventStream> ancestor")
+pub fn use_view() -> Rc<ViewState> {
+    use_stream().view
 }
 
-/// The stream's liveness and clock, from the nearest [`EventStream`].
+/// The view, the liveness and the clock, from the nearest [`EventStream`].
 #[hook]
-pub fn use_stream_status() -> StreamStatus {
-    use_context::<StreamStatus>().expect("use_stream_status() needs an <EventStream> ancestor")
+pub fn use_stream() -> StreamContext {
+    use_context::<StreamContext>().expect("use_stream() needs an <EventStream> ancestor")
 }
 
 /// What a stream carries.
@@ -214,49 +205,35 @@ pub struct EventStreamProps {
 /// EventSource alive while mounted.
 #[function_component]
 pub fn EventStream(props: &EventStreamProps) -> Html {
-    let view = use_state(|| ViewHandle(Rc::new(ViewState::default())));
-    let liveness = use_state(Liveness::default);
-    let clock = use_memo((), |_| StreamClock::default());
+    // One state for all three (a hook and a context provider less in the
+    // bundle than one each); the supervisor keeps the parts apart.
+    let context = use_state(StreamContext::default);
     // The gate to tell when a stream error turns out to be a session that
     // ended; without one (no session context), every error is a reconnect.
     let session = use_context::<SessionHandle>().map(|handle| handle.dispatcher());
     {
         // One supervisor per filter: on a switch the old one is stopped (its
         // EventSource closed) before the new one opens its own.
-        let publish = Publish {
-            view: view.setter(),
-            liveness: liveness.setter(),
-            clock: clock.clone(),
-        };
-        let seed = (view.0.clone(), *liveness);
+        let publish = context.setter();
+        let seed = (*context).clone();
         use_effect_with(props.filter.clone(), move |filter| {
             let supervisor = Supervisor::start(publish, seed, session, filter.clone());
             move || supervisor.stop()
         });
     }
-    let status = StreamStatus {
-        liveness: *liveness,
-        clock: Shared(clock),
-    };
     html! {
-        <ContextProvider<StreamStatus> context={status}>
-            <ContextProvider<ViewHandle> context={(*view).clone()}>
-                { props.children.clone() }
-            </ContextProvider<ViewHandle>>
-        </ContextProvider<StreamStatus>>
+        <ContextProvider<StreamContext> context={(*context).clone()}>
+            { props.children.clone() }
+        </ContextProvider<StreamContext>>
     }
-}
-
-/// Where the supervisor publishes what the views read.
-struct Publish {
-    view: UseStateSetter<ViewHandle>,
-    liveness: UseStateSetter<Liveness>,
-    clock: Rc<StreamClock>,
 }
 
 /// Owns the connection: opens, watches and replaces the EventSource.
 struct Supervisor {
-    publish: Publish,
+    /// Where the views read what the supervisor publishes.
+    publish: UseStateSetter<StreamContext>,
+    /// The stream's clock, shared with the views.
+    clock: Rc<StreamClock>,
     /// The session gate, told what `GET /api/session` says after a stream error.
     session: Option<UseReducerDispatcher<Gate>>,
     /// What every connection this supervisor makes carries.
@@ -299,23 +276,33 @@ struct SupervisorHandle(Rc<Supervisor>);
 
 impl Supervisor {
     fn start(
-        publish: Publish,
-        (view, liveness): (Rc<ViewState>, Liveness),
+        publish: UseStateSetter<StreamContext>,
+        seed: StreamContext,
         session: Option<UseReducerDispatcher<Gate>>,
         filter: StreamFilter,
     ) -> SupervisorHandle {
         // Another filter starts from scratch: the ids applied so far belong
         // to another stream; only the menu stays.
-        let seed = Rc::new(view.switched());
+        let StreamContext {
+            view,
+            liveness,
+            clock,
+        } = seed;
+        let cleared = Rc::new(view.switched());
         // The tab's first stream has nothing to clear.
         if view.has_snapshot() || !view.widgets.is_empty() {
-            publish.view.set(ViewHandle(seed.clone()));
+            publish.set(StreamContext {
+                view: cleared.clone(),
+                liveness,
+                clock: clock.clone(),
+            });
         }
         let supervisor = Rc::new(Supervisor {
             publish,
+            clock,
             session,
             filter,
-            published: RefCell::new(seed),
+            published: RefCell::new(cleared),
             pending: RefCell::new(None),
             frame_requested: Cell::new(false),
             liveness: Cell::new(liveness),
@@ -484,12 +471,12 @@ impl Supervisor {
                 return;
             }
         };
-        self.publish.clock.last_event_at.set(Some(at_ms));
+        self.clock.last_event_at.set(Some(at_ms));
         match &event {
             ServerEvent::Init(init) => self.heartbeat_ms.set(Some(init.heartbeat_ms)),
             ServerEvent::Heartbeat(heartbeat) => {
                 let offset = heartbeat.server_time as f64 - at_ms;
-                self.publish.clock.offset_ms.set(offset);
+                self.clock.offset_ms.set(offset);
             }
             ServerEvent::Shutdown(shutdown) => {
                 self.signal(Signal::ShuttingDown);
@@ -544,9 +531,8 @@ impl Supervisor {
         let Some(next) = self.pending.borrow_mut().take() else {
             return;
         };
-        let next = Rc::new(next);
-        *self.published.borrow_mut() = next.clone();
-        self.publish.view.set(ViewHandle(next));
+        *self.published.borrow_mut() = Rc::new(next);
+        self.publish_context();
         if self.reload_due.replace(false) {
             let weak = Rc::downgrade(self);
             // A zero timeout runs after yew's render, which is a microtask.
@@ -608,8 +594,17 @@ impl Supervisor {
         let mut liveness = self.liveness.get();
         if liveness.apply(signal) {
             self.liveness.set(liveness);
-            self.publish.liveness.set(liveness);
+            self.publish_context();
         }
+    }
+
+    /// Hands the rendered view and the liveness to the views.
+    fn publish_context(&self) {
+        self.publish.set(StreamContext {
+            view: self.published.borrow().clone(),
+            liveness: self.liveness.get(),
+            clock: self.clock.clone(),
+        });
     }
 
     /// An `error` event, whether the browser meant to retry (readyState
@@ -753,7 +748,7 @@ async fn read(
 }
 
 /// A listener on `window`, removed when dropped.
-pub(crate) struct WindowListener {
+struct WindowListener {
     name: &'static str,
     callback: Closure<dyn FnMut()>,
 }
@@ -761,10 +756,7 @@ pub(crate) struct WindowListener {
 impl WindowListener {
     /// `None` where there is no window or it refuses the listener: the app
     /// still works, it only cannot show "offline".
-    pub(crate) fn new(
-        name: &'static str,
-        on_event: impl FnMut() + 'static,
-    ) -> Option<WindowListener> {
+    fn new(name: &'static str, on_event: impl FnMut() + 'static) -> Option<WindowListener> {
         let window = web_sys::window()?;
         let callback = Closure::<dyn FnMut()>::new(on_event);
         window

@@ -154,10 +154,14 @@ impl WallMode {
                     .collect()
             }
         };
-        if let Some(first) = entries.iter().position(|e| e.dashboard == start) {
-            entries.rotate_left(first);
+        match entries.iter().position(|e| e.dashboard == start) {
+            Some(first) if first > 0 => {
+                let mut tail = entries.split_off(first);
+                tail.append(&mut entries);
+                tail
+            }
+            _ => entries,
         }
-        entries
     }
 }
 

@@ -79,13 +79,15 @@ impl Widgets {
     }
 
     fn reindex(&mut self) {
-        let mut index: Vec<_> = self
-            .list
-            .iter()
-            .enumerate()
-            .map(|(i, widget)| (widget.id.clone(), i))
-            .collect();
-        index.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut index: Vec<(WidgetId, usize)> = Vec::with_capacity(self.list.len());
+        for (i, widget) in self.list.iter().enumerate() {
+            // Sorted by insertion rather than with `sort`: a sort's code is
+            // large in the bundle, and this runs only when widgets come or go.
+            let at = index
+                .binary_search_by(|(key, _)| key.cmp(&widget.id))
+                .unwrap_or_else(|at| at);
+            index.insert(at, (widget.id.clone(), i));
+        }
         self.index = Rc::new(index);
     }
 }

@@ -3,7 +3,7 @@ use yew::prelude::*;
 use super::clock::use_clock;
 use crate::format;
 use crate::liveness::{ConnectionState, Liveness};
-use crate::stream::use_stream_status;
+use crate::stream::use_stream;
 
 /// The countdown and the "last event" age move once a second.
 const TICK_MS: u32 = 1_000;
@@ -20,7 +20,7 @@ const TICK_MS: u32 = 1_000;
 /// change every second and would otherwise be read out every second.
 #[function_component]
 pub fn ConnectionBadge() -> Html {
-    let status = use_stream_status();
+    let status = use_stream();
     // The tick only re-renders; the exact time is read now, so a countdown
     // that was just scheduled is not off by up to a tick.
     use_clock(TICK_MS);

@@ -3,13 +3,13 @@ use yew_router::prelude::*;
 
 use super::clock::use_clock;
 use super::not_found::NotFound;
-use super::viewport::use_viewport;
+use super::viewport::inner_size;
 use super::widget::{WaitingCard, WidgetCard};
 use crate::fit::{fit, Fit};
 use crate::layout::{Card, Layout};
 use crate::liveness::ConnectionState;
 use crate::route::Route;
-use crate::stream::{use_stream_status, use_view};
+use crate::stream::use_stream;
 use crate::wall::OnScreen;
 use crate::widgets::Shared;
 
@@ -39,13 +39,12 @@ pub struct DashboardProps {
 
 #[function_component]
 pub fn Dashboard(props: &DashboardProps) -> Html {
-    let view = use_view();
-    let status = use_stream_status();
+    let status = use_stream();
+    let view = status.view.clone();
     let screen = &props.screen;
     let now_ms = use_clock(CLOCK_TICK_MS);
     let route = use_route::<Route>().unwrap_or(Route::NotFound);
     let location = use_location();
-    let viewport = use_viewport();
 
     let layout = view
         .has_snapshot()
@@ -59,7 +58,11 @@ pub fn Dashboard(props: &DashboardProps) -> Html {
                 .chain(&layout.unsorted)
                 .map(Card::size)
                 .collect();
-            Some(fit(&sizes, viewport.0, viewport.1))
+            // Read at every render, and the dashboard renders at least once a
+            // second (its clock): a resized window or a turned screen is
+            // fitted again within a second, with no listener to keep.
+            let (width, height) = inner_size();
+            Some(fit(&sizes, width, height))
         }
         _ => None,
     };

@@ -1,23 +1,5 @@
-use yew::prelude::*;
-
-use crate::stream::WindowListener;
-
-/// The window's inner size in CSS px, `(width, height)`, re-read on `resize`
-/// (a wall screen rotated, a browser window resized), for kiosk mode's grid.
-#[hook]
-pub fn use_viewport() -> (f64, f64) {
-    let size = use_state(inner_size);
-    {
-        let size = size.setter();
-        use_effect_with((), move |_| {
-            let listener = WindowListener::new("resize", move || size.set(inner_size()));
-            move || drop(listener)
-        });
-    }
-    *size
-}
-
-fn inner_size() -> (f64, f64) {
+/// The window's inner size in CSS px, `(width, height)`, for kiosk mode's grid.
+pub fn inner_size() -> (f64, f64) {
     let Some(window) = web_sys::window() else {
         return (1280.0, 720.0);
     };

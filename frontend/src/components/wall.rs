@@ -10,10 +10,9 @@ use crate::app::{DocumentTitle, Header};
 use crate::layout::current;
 use crate::liveness::ConnectionState;
 use crate::route::Route;
-use crate::stream::{use_stream_status, use_view};
+use crate::stream::use_stream;
 use crate::wake_lock::use_wake_lock;
 use crate::wall::{Entry, OnScreen, Rotation, WallMode};
-use crate::widgets::Shared;
 
 #[derive(Properties, PartialEq)]
 pub struct WallScreenProps {
@@ -31,17 +30,12 @@ pub struct WallScreenProps {
 /// held where the browser offers one.
 #[function_component]
 pub fn WallScreen(props: &WallScreenProps) -> Html {
-    let view = use_view();
-    let status = use_stream_status();
+    let status = use_stream();
+    let view = status.view.clone();
     let route = use_route::<Route>().unwrap_or(Route::NotFound);
-    let entries = use_memo(
-        (
-            props.wall.clone(),
-            Shared(view.menu.clone()),
-            route.dashboard_param().to_owned(),
-        ),
-        |(wall, menu, start)| wall.entries(menu, start),
-    );
+    // A few entries, rebuilt at each render; the rotation's timer restarts
+    // only when they change.
+    let entries = Rc::new(props.wall.entries(&view.menu, route.dashboard_param()));
     let on_screen = use_rotation(entries.clone());
     let kiosk =
         props.wall.kiosk || current(&view, on_screen.as_deref()).is_some_and(|spec| spec.kiosk);
