@@ -2,9 +2,11 @@
 //! the screen edge to edge, and how large its text is then.
 //!
 //! Pure, tested natively. The grid places cards with CSS's dense auto-flow
-//! (`grid-auto-flow: row dense`), whose placement [`rows_needed`] repeats
-//! exactly, so the rows computed here are the rows the browser fills: every
-//! card lands inside the screen, and no row is left empty.
+//! (`grid-auto-flow: row dense`), whose placement [`place`] repeats exactly,
+//! so the rows computed here are the rows the browser fills: every card
+//! lands inside the screen. Cells the cards leave empty (13 cells of cards
+//! on a 4 × 4 grid) are given to a neighbouring card, which grows into them
+//! ([`Fit::spans`]), so the screen is covered edge to edge.
 
 use protocol::Size;
 
@@ -12,11 +14,14 @@ use protocol::Size;
 /// scales the cards' text (every size in the stylesheet is in rem) with the
 /// cells, so values stay readable from across a room on a large screen and
 /// still fit on a small one.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fit {
     pub cols: u32,
     pub rows: u32,
     pub font_px: f64,
+    /// Each card's span on this grid: its own, narrowed to the grid, and
+    /// grown into the cells no card takes.
+    pub spans: Vec<Size>,
 }
 
 /// The card shape aimed for: a little wider than tall, like a card of the
@@ -59,6 +64,7 @@ pub fn fit(sizes: &[Size], width: f64, height: f64) -> Fit {
         }
     }
     let (_, cols, rows) = best.unwrap_or((0.0, 1, 1));
+    let spans = grown(sizes, cols, rows);
     let cell_w = width / f64::from(cols);
     let cell_h = height / f64::from(rows);
     let font_px = (cell_h * FONT_PER_CELL_HEIGHT)
@@ -68,17 +74,27 @@ pub fn fit(sizes: &[Size], width: f64, height: f64) -> Fit {
         cols,
         rows,
         font_px: font_px.round(),
+        spans,
     }
 }
 
-/// The rows a grid of `cols` columns needs for `sizes` placed in order with
-/// CSS's dense auto-placement: each card goes to the first free spot, row
-/// by row from the top, where it fits (spans wider than the grid are
-/// narrowed to it, as the kiosk stylesheet does).
+/// Where each card lands: `(row, column, columns, rows)`.
+type Placed = (usize, usize, usize, usize);
+
+/// The rows a grid of `cols` columns needs for `sizes`.
 pub fn rows_needed(sizes: &[Size], cols: u32) -> u32 {
+    let (_, taken) = place(sizes, cols);
+    taken.len() as u32
+}
+
+/// Places `sizes` in order as CSS's dense auto-placement does: each card
+/// goes to the first free spot, row by row from the top, where it fits
+/// (spans wider than the grid are narrowed to it, as the kiosk stylesheet
+/// does). Returns where each card went and which cells are taken.
+fn place(sizes: &[Size], cols: u32) -> (Vec<Placed>, Vec<Vec<bool>>) {
     let cols = cols.max(1) as usize;
     let mut taken: Vec<Vec<bool>> = Vec::new();
-    let mut rows = 0;
+    let mut placed = Vec::with_capacity(sizes.len());
     for size in sizes {
         let w = usize::from(size.0.max(1)).min(cols);
         let h = usize::from(size.1.max(1));
@@ -98,9 +114,38 @@ pub fn rows_needed(sizes: &[Size], cols: u32) -> u32 {
         for line in &mut taken[row..row + h] {
             line[col..col + w].fill(true);
         }
-        rows = rows.max(row + h);
+        placed.push((row, col, w, h));
     }
-    rows as u32
+    (placed, taken)
+}
+
+/// The cards' spans on a `cols` × `rows` grid, each grown rightwards into
+/// cells no card takes. Growing into cells the placement left empty
+/// moves no other card: no card was placed there, so none is placed
+/// elsewhere for their being taken.
+fn grown(sizes: &[Size], cols: u32, rows: u32) -> Vec<Size> {
+    let (mut placed, mut taken) = place(sizes, cols);
+    taken.resize(rows as usize, vec![false; cols as usize]);
+    let free = |taken: &[Vec<bool>], r: usize, c: usize| {
+        taken
+            .get(r)
+            .and_then(|line| line.get(c))
+            .is_some_and(|t| !t)
+    };
+    // Rightwards only: dense placement leaves its holes at the ends of rows
+    // (a row's last card takes the rest of its row); a hole it cannot reach
+    // (beneath a taller neighbour) stays, which the grid's gaps make look
+    // deliberate.
+    for (row, col, w, h) in &mut placed {
+        while (*row..*row + *h).all(|r| free(&taken, r, *col + *w)) {
+            (*row..*row + *h).for_each(|r| taken[r][*col + *w] = true);
+            *w += 1;
+        }
+    }
+    placed
+        .iter()
+        .map(|&(_, _, w, h)| Size(w.min(255) as u8, h.min(255) as u8))
+        .collect()
 }
 
 #[cfg(test)]
@@ -138,6 +183,37 @@ mod tests {
         let one = fit(&ones(1), 1920.0, 1080.0);
         assert_eq!((one.cols, one.rows), (1, 1));
         assert_eq!(one.font_px, MAX_FONT_PX);
+        assert_eq!(one.spans, [Size(1, 1)]);
+    }
+
+    #[test]
+    fn empty_cells_go_to_a_neighbour() {
+        // Seven small cards on 3 × 3: the last grows over the two empty cells.
+        let grid = fit(&ones(7), 1920.0, 1080.0);
+        assert_eq!((grid.cols, grid.rows), (3, 3));
+        assert_eq!(grid.spans[6], Size(3, 1));
+        assert!(grid.spans[..6].iter().all(|s| *s == Size(1, 1)));
+        // Grown, the cards land where they did, and cover every cell.
+        let mixed = [Size(2, 1), Size(1, 1), Size(1, 2), Size(1, 1), Size(2, 1)];
+        for cols in 2..=5 {
+            let rows = rows_needed(&mixed, cols);
+            let spans = grown(&mixed, cols, rows);
+            let (before, _) = place(&mixed, cols);
+            let (after, taken) = place(&spans, cols);
+            let starts = |placed: &[Placed]| placed.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>();
+            assert_eq!(starts(&before), starts(&after), "{cols} columns: {spans:?}");
+            assert_eq!(taken.len() as u32, rows, "{cols} columns: {spans:?}");
+        }
+        // Cards one row tall leave no hole at all.
+        for n in [5, 7, 11, 13] {
+            let cards = ones(n);
+            for cols in 2..=5 {
+                let rows = rows_needed(&cards, cols);
+                let spans = grown(&cards, cols, rows);
+                let cells: usize = spans.iter().map(|s| usize::from(s.0)).sum();
+                assert_eq!(cells, (cols * rows) as usize, "{n} cards, {cols} columns");
+            }
+        }
     }
 
     #[test]

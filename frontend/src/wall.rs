@@ -12,8 +12,6 @@
 //! stream, and a dashboard coming back on screen shows the values it got
 //! while it was away. Pure, tested natively.
 
-use std::time::Duration;
-
 use yew::AttrValue;
 
 use crate::state::Menu;
@@ -170,26 +168,25 @@ fn seconds(text: &str) -> Option<u32> {
     let text = text.trim();
     let seconds = match text.parse::<u64>() {
         Ok(n) => n,
-        Err(_) => humantime_like(text)?.as_secs(),
+        Err(_) => with_unit(text)?,
     };
     u32::try_from(seconds)
         .ok()
         .filter(|s| (MIN_SECONDS..=MAX_SECONDS).contains(s))
 }
 
-/// The few units an address bar needs (a parser crate would cost the bundle
-/// more than this).
-fn humantime_like(text: &str) -> Option<Duration> {
+/// Seconds in `30s`, `2m` or `1h`: the few units an address bar needs (a
+/// parser crate would cost the bundle more than this).
+fn with_unit(text: &str) -> Option<u64> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().ok()?;
     let scale = match unit {
         "s" | "sec" => 1,
         "m" | "min" => 60,
         "h" => 3_600,
         _ => return None,
     };
-    Some(Duration::from_secs(n.checked_mul(scale)?))
+    number.parse::<u64>().ok()?.checked_mul(scale)
 }
 
 #[cfg(test)]

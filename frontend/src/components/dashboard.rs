@@ -1,3 +1,4 @@
+use protocol::Size;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -28,8 +29,7 @@ const CLOCK_TICK_MS: u32 = 1_000;
 ///
 /// DOM contract: `data-testid` = `dashboard-placeholder` | `dashboard` (the
 /// declared cards; in kiosk mode, all of them) | `unsorted` (the section of
-/// undeclared widgets) | `dashboard-empty` | `dashboard-not-found`; the
-/// kiosk grid has `data-cols` and `data-rows`.
+/// undeclared widgets) | `dashboard-empty` | `dashboard-not-found`.
 #[derive(Properties, PartialEq)]
 pub struct DashboardProps {
     /// What a wall screen shows: the rotation's dashboard, kiosk mode.
@@ -66,7 +66,7 @@ pub fn Dashboard(props: &DashboardProps) -> Html {
         }
         _ => None,
     };
-    use_effect_with(kiosk_fit, |fit| apply_fit(fit.as_ref()));
+    use_effect_with(kiosk_fit.clone(), |fit| apply_fit(fit.as_ref()));
 
     if !view.has_snapshot() {
         return placeholder();
@@ -94,24 +94,21 @@ pub fn Dashboard(props: &DashboardProps) -> Html {
     let cards = |cards: &[Card]| -> Html {
         cards
             .iter()
-            .map(|card| card_html(card, server_now_ms))
+            .map(|card| card_html(card, None, server_now_ms))
             .collect()
     };
     if let Some(fit) = kiosk_fit {
-        let all: Vec<Card> = layout
+        // Every card, at its span on the fitted grid.
+        let all: Html = layout
             .cards
             .iter()
             .chain(&layout.unsorted)
-            .cloned()
+            .zip(&fit.spans)
+            .map(|(card, span)| card_html(card, Some(*span), server_now_ms))
             .collect();
         return html! {
-            <section
-                class={classes!(grid_class, "grid--kiosk")}
-                data-testid="dashboard"
-                data-cols={fit.cols.to_string()}
-                data-rows={fit.rows.to_string()}
-            >
-                { cards(&all) }
+            <section class={classes!(grid_class, "grid--kiosk")} data-testid="dashboard">
+                { all }
             </section>
         };
     }
@@ -136,17 +133,19 @@ pub fn Dashboard(props: &DashboardProps) -> Html {
     }
 }
 
-fn card_html(card: &Card, server_now_ms: f64) -> Html {
+/// A card, at `span` when given (kiosk mode), else at its own size.
+fn card_html(card: &Card, span: Option<Size>, server_now_ms: f64) -> Html {
+    let size = span.unwrap_or_else(|| card.size());
     match card {
         Card::Waiting(spec) => html! {
-            <WaitingCard key={spec.id.as_str()} spec={Shared(spec.clone())} />
+            <WaitingCard key={spec.id.as_str()} spec={Shared(spec.clone())} {size} />
         },
-        Card::Shown { widget, spec, size } => html! {
+        Card::Shown { widget, spec, .. } => html! {
             <WidgetCard
                 key={widget.id.as_str()}
                 widget={Shared(widget.clone())}
                 declared={spec.clone().map(Shared)}
-                size={*size}
+                {size}
                 {server_now_ms}
             />
         },
@@ -154,9 +153,13 @@ fn card_html(card: &Card, server_now_ms: f64) -> Html {
 }
 
 /// The kiosk grid's columns, rows and text size, as custom properties of the
-/// root element (kiosk.css reads them). Through the CSSOM, which the
-/// server's Content-Security-Policy allows, unlike `style` attributes.
+/// root element (kiosk.css reads them, under `data-kiosk` only: outside kiosk
+/// mode they may stay). Through the CSSOM, which the server's
+/// Content-Security-Policy allows, unlike `style` attributes.
 fn apply_fit(fit: Option<&Fit>) {
+    let Some(fit) = fit else {
+        return;
+    };
     let Some(root) = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.document_element())
@@ -165,18 +168,9 @@ fn apply_fit(fit: Option<&Fit>) {
         return;
     };
     let style = root.style();
-    match fit {
-        Some(fit) => {
-            let _ = style.set_property("--kiosk-cols", &fit.cols.to_string());
-            let _ = style.set_property("--kiosk-rows", &fit.rows.to_string());
-            let _ = style.set_property("--kiosk-font", &format!("{}px", fit.font_px));
-        }
-        None => {
-            for property in ["--kiosk-cols", "--kiosk-rows", "--kiosk-font"] {
-                let _ = style.remove_property(property);
-            }
-        }
-    }
+    let _ = style.set_property("--kiosk-cols", &fit.cols.to_string());
+    let _ = style.set_property("--kiosk-rows", &fit.rows.to_string());
+    let _ = style.set_property("--kiosk-font", &format!("{}px", fit.font_px));
 }
 
 /// Skeleton cards, until the first snapshot (and while the session is checked).

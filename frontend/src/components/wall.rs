@@ -11,7 +11,7 @@ use crate::layout::current;
 use crate::liveness::ConnectionState;
 use crate::route::Route;
 use crate::stream::use_stream;
-use crate::wake_lock::use_wake_lock;
+use crate::wake_lock::WakeLock;
 use crate::wall::{Entry, OnScreen, Rotation, WallMode};
 
 #[derive(Properties, PartialEq)]
@@ -39,14 +39,16 @@ pub fn WallScreen(props: &WallScreenProps) -> Html {
     let on_screen = use_rotation(entries.clone());
     let kiosk =
         props.wall.kiosk || current(&view, on_screen.as_deref()).is_some_and(|spec| spec.kiosk);
-    use_wake_lock(kiosk);
-    use_effect_with(kiosk, |&kiosk| mark_root(kiosk));
+    use_effect_with(kiosk, |&kiosk| {
+        mark_root(kiosk);
+        let lock = kiosk.then(WakeLock::hold);
+        move || drop(lock)
+    });
 
     let missing = match &props.wall.rotation {
         Some(Rotation::Playlist(name)) if entries.is_empty() => {
             Some(AttrValue::from(format!("No playlist named {name}")))
         }
-        Some(_) if entries.is_empty() => Some(AttrValue::from("No dashboard to rotate through")),
         _ => None,
     };
     let screen = OnScreen {

@@ -116,6 +116,8 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct WaitingCardProps {
     pub spec: Shared<WidgetSpec>,
+    /// Grid cells it spans (its declared size, or a kiosk grid's span).
+    pub size: Size,
 }
 
 /// A declared widget nothing was published to yet: it keeps its place (and
@@ -128,7 +130,7 @@ pub fn WaitingCard(props: &WaitingCardProps) -> Html {
     let spec = &props.spec;
     html! {
         <article
-            class={classes!("card", "card--waiting", size_classes(spec.size))}
+            class={classes!("card", "card--waiting", size_classes(props.size))}
             data-widget-id={spec.id.to_string()}
             data-kind={spec.kind.map(WidgetKind::as_str)}
             data-empty="true"
