@@ -917,6 +917,7 @@ mod tests {
         assert_eq!(parse_figure("1.23e-5", None), Some(1.23e-5));
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     mod properties {
         use super::super::*;
         use super::LONG_UNIT;

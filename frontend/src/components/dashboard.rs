@@ -206,3 +206,163 @@ fn origin() -> String {
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default()
 }
+
+/// The render path in a real browser: a card re-renders when its widget
+/// changed, and only then (`cargo test -p frontend --target
+/// wasm32-unknown-unknown`, see .cargo/config.toml).
+#[cfg(all(test, target_arch = "wasm32"))]
+mod render_tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use protocol::{
+        DashboardSpec, Init, Number, ServerEvent, Size, Snapshot, Update, View, Widget, WidgetId,
+        WidgetSpec, WidgetValue,
+    };
+    use wasm_bindgen_test::*;
+    use yew::prelude::*;
+    use yew_router::prelude::*;
+
+    use super::Dashboard;
+    use crate::components::widget::render_count;
+    use crate::liveness::{ConnectionState, Liveness};
+    use crate::state::ViewState;
+    use crate::stream::StreamContext;
+    use crate::wall::OnScreen;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    thread_local! {
+        static CONTEXT: RefCell<StreamContext> = RefCell::default();
+        static SETTER: RefCell<Option<UseStateSetter<StreamContext>>> = RefCell::default();
+    }
+
+    /// A dashboard fed by hand instead of by a stream.
+    #[function_component]
+    fn Harness() -> Html {
+        let context = use_state(|| CONTEXT.with(|c| c.borrow().clone()));
+        SETTER.with(|s| *s.borrow_mut() = Some(context.setter()));
+        let screen = OnScreen {
+            dashboard: Some("ops".into()),
+            ..OnScreen::default()
+        };
+        html! {
+            <BrowserRouter>
+                <ContextProvider<StreamContext> context={(*context).clone()}>
+                    <Dashboard {screen} />
+                </ContextProvider<StreamContext>>
+            </BrowserRouter>
+        }
+    }
+
+    fn id(s: &str) -> WidgetId {
+        WidgetId::parse(s).unwrap()
+    }
+
+    fn update(widget: &str, value: f64) -> Update {
+        Update {
+            id: id(widget),
+            title: None,
+            value: WidgetValue::Number(Number {
+                value,
+                ..Number::default()
+            }),
+            at: js_sys::Date::now() as i64,
+            expect_every: None,
+        }
+    }
+
+    fn publish(view: ViewState) {
+        let context = CONTEXT.with(|c| {
+            let mut c = c.borrow_mut();
+            c.view = Rc::new(view);
+            c.clone()
+        });
+        SETTER.with(|s| s.borrow().as_ref().expect("mounted").set(context));
+    }
+
+    #[wasm_bindgen_test]
+    async fn only_the_card_whose_widget_changed_renders_again() {
+        let names = ["rt.a", "rt.b", "rt.c"];
+        let mut view = ViewState::default();
+        view.apply(
+            ServerEvent::Init(Init {
+                protocol_version: protocol::PROTOCOL_VERSION,
+                epoch: "e".into(),
+                last_event_id: None,
+                heartbeat_ms: 1_000,
+                build: None,
+                view: View {
+                    dashboards: vec![DashboardSpec {
+                        name: id("ops"),
+                        title: None,
+                        widgets: names
+                            .iter()
+                            .map(|n| WidgetSpec {
+                                id: id(n),
+                                title: None,
+                                kind: None,
+                                unit: None,
+                                size: Size::default(),
+                                thresholds: None,
+                                expect_every: None,
+                            })
+                            .collect(),
+                        unsorted: true,
+                        kiosk: false,
+                    }],
+                    snapshot: Snapshot {
+                        widgets: names.iter().map(|n| Widget::new(update(n, 1.0))).collect(),
+                    },
+                    ..View::default()
+                },
+            }),
+            None,
+        );
+        CONTEXT.with(|c| {
+            *c.borrow_mut() = StreamContext {
+                view: Rc::new(view.clone()),
+                liveness: Liveness {
+                    connection: ConnectionState::Live,
+                    ..Liveness::default()
+                },
+                ..StreamContext::default()
+            }
+        });
+        let document = web_sys::window().unwrap().document().unwrap();
+        let root = document.create_element("div").unwrap();
+        document.body().unwrap().append_child(&root).unwrap();
+        yew::Renderer::<Harness>::with_root(root.clone()).render();
+        yew::scheduler::flush().await;
+        let counts = || names.map(render_count::of);
+        assert_eq!(counts(), [1, 1, 1], "{}", root.inner_html());
+
+        // A frame with news for b: the state shares a and c with the last one.
+        let mut next = view.clone();
+        next.apply(ServerEvent::Update(update("rt.b", 2.0)), None);
+        publish(next.clone());
+        yew::scheduler::flush().await;
+        assert_eq!(counts(), [1, 2, 1]);
+        let shown = root
+            .query_selector(r#"[data-widget-id="rt.b"] [data-testid="widget-value"]"#)
+            .unwrap()
+            .and_then(|e| e.text_content());
+        assert_eq!(shown.as_deref(), Some("2"));
+
+        // A frame without news for these cards (another widget came): none renders.
+        let mut other = next.clone();
+        other.apply(ServerEvent::Update(update("rt.unsorted", 9.0)), None);
+        publish(other);
+        yew::scheduler::flush().await;
+        assert_eq!(counts(), [1, 2, 1]);
+
+        // Three updates of a in one frame: one render.
+        let mut batch = next;
+        for value in [3.0, 4.0, 5.0] {
+            batch.apply(ServerEvent::Update(update("rt.a", value)), None);
+        }
+        publish(batch);
+        yew::scheduler::flush().await;
+        assert_eq!(counts(), [2, 2, 1]);
+    }
+}
