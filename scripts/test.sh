@@ -7,6 +7,8 @@
 #   clippy       cargo clippy --workspace --all-targets -- -D warnings
 #   cargo-test   cargo test --workspace
 #   wasm-build   trunk build --release (prints the wasm size, raw and gzipped)
+#   wasm-test    cargo test -p frontend --target wasm32-unknown-unknown: the
+#                SPA's browser tests (the render path) in headless Chromium
 #   server-build cargo build --workspace --all-targets: the debug server
 #                binary for the e2e test. Same package set and features as
 #                `cargo test --workspace`, so it reuses what that built and
@@ -87,6 +89,15 @@ wasm_build() {
 		"$(basename "$wasm")" "$(stat -c %s "$wasm")" "$(gzip -9c "$wasm" | wc -c)"
 }
 
+# The SPA's #[wasm_bindgen_test]s, in headless Chromium through
+# wasm-bindgen-test-runner (.cargo/config.toml); run from frontend/, where
+# the runner finds webdriver.json (Chromium's flags).
+wasm_test() {
+	wasm_env_cmd
+	(cd "$ROOT/frontend" && CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver || echo "${CHROMEWEBDRIVER:-}/chromedriver")}" \
+		"${WASM_ENV_CMD[@]}" cargo test -p frontend --target wasm32-unknown-unknown)
+}
+
 e2e() {
 	PULSEBOARD_BIN="$(target_dir)/debug/pulseboard" \
 		PULSEBOARD_STATIC_DIR="$ROOT/frontend/dist" \
@@ -102,6 +113,7 @@ step clippy cargo clippy --workspace --all-targets -- -D warnings || true
 step cargo-test cargo test --workspace || true
 wasm_ok=true
 step wasm-build wasm_build || wasm_ok=false
+step wasm-test wasm_test || true
 server_ok=true
 step server-build cargo build --workspace --all-targets || server_ok=false
 if [ "$wasm_ok" = true ] && [ "$server_ok" = true ]; then

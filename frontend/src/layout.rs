@@ -3,9 +3,12 @@
 //! then, on the dashboard that collects them, the published widgets no
 //! dashboard declares. Pure, so every rule is unit-tested natively.
 
-use protocol::{DashboardSpec, Size, View, Widget, WidgetId, WidgetSpec, WidgetValue};
+use std::rc::Rc;
+
+use protocol::{DashboardSpec, Size, Widget, WidgetId, WidgetSpec, WidgetValue};
 
 use crate::route::Route;
+use crate::state::ViewState;
 
 /// The cards of the dashboard a stream shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,12 +21,19 @@ pub struct Layout {
     pub unsorted: Vec<Card>,
 }
 
+/// One card: shares the widget and its declaration with the state, so laying
+/// out a dashboard copies pointers, not values.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Card {
     /// Declared, but nothing was published to it yet.
-    Waiting(WidgetSpec),
-    /// A value, with the declared defaults filled in where it has none.
-    Shown { widget: Widget, size: Size },
+    Waiting(Rc<WidgetSpec>),
+    /// A value, and its declaration, whose defaults fill in what it lacks
+    /// (see [`with_defaults`]), if it has one.
+    Shown {
+        widget: Rc<Widget>,
+        spec: Option<Rc<WidgetSpec>>,
+        size: Size,
+    },
 }
 
 impl Card {
@@ -33,38 +43,47 @@ impl Card {
             Card::Shown { widget, .. } => &widget.id,
         }
     }
+
+    /// The grid cells it spans.
+    pub fn size(&self) -> Size {
+        match self {
+            Card::Waiting(spec) => clamped(spec.size),
+            Card::Shown { size, .. } => *size,
+        }
+    }
 }
 
 impl Layout {
-    /// The layout of the stream's dashboard; `None` when the server does not
-    /// know the dashboard asked for (it then sends no widgets).
-    pub fn of(view: &View) -> Option<Layout> {
+    /// The layout of dashboard `name` (the one the stream is narrowed to when
+    /// `None`); `None` when the server does not know it (it then sends no
+    /// widgets).
+    pub fn of(view: &ViewState, name: Option<&str>) -> Option<Layout> {
+        let menu = &view.menu;
         // A server that declares no dashboards (or predates them) streams
         // every widget: show them all, as before dashboards existed.
-        if view.dashboards.is_empty() {
-            let cards = view.snapshot.widgets.iter().map(undeclared).collect();
+        if menu.dashboards.is_empty() {
+            let cards = view.widgets.iter().map(undeclared).collect();
             return Some(Layout {
                 cards,
                 unsorted: Vec::new(),
             });
         }
-        let spec = current(view)?;
-        let cards = spec
-            .widgets
+        let index = menu.position(name.or(view.dashboard.as_deref())?)?;
+        let cards = menu.declared[index]
             .iter()
-            .map(|declared| match view.snapshot.get(declared.id.as_str()) {
+            .map(|declared| match view.widgets.get(declared.id.as_str()) {
                 Some(widget) => Card::Shown {
-                    widget: with_defaults(widget.clone(), declared),
+                    widget: widget.clone(),
+                    spec: Some(declared.clone()),
                     size: clamped(declared.size),
                 },
                 None => Card::Waiting(declared.clone()),
             })
             .collect();
-        let unsorted = if spec.unsorted {
-            view.snapshot
-                .widgets
+        let unsorted = if menu.dashboards[index].unsorted {
+            view.widgets
                 .iter()
-                .filter(|widget| !view.dashboards.iter().any(|d| d.declares(&widget.id)))
+                .filter(|widget| !menu.declares(&widget.id))
                 .map(undeclared)
                 .collect()
         } else {
@@ -78,10 +97,13 @@ impl Layout {
     }
 }
 
-/// The spec of the dashboard the stream shows, if the server named one it declares.
-pub fn current(view: &View) -> Option<&DashboardSpec> {
-    let name = view.dashboard.as_deref()?;
-    view.dashboards.iter().find(|d| d.name.as_str() == name)
+/// The spec of dashboard `name` (the one the stream is narrowed to when `None`).
+pub fn current<'a>(view: &'a ViewState, name: Option<&str>) -> Option<&'a DashboardSpec> {
+    let name = name.or(view.dashboard.as_deref())?;
+    view.menu
+        .dashboards
+        .iter()
+        .find(|d| d.name.as_str() == name)
 }
 
 /// A dashboard's heading: its title, else its name.
@@ -92,27 +114,33 @@ pub fn title(spec: &DashboardSpec) -> &str {
 /// The menu entry to mark as current. Once the stream's `init` is in, the
 /// server's word (it resolves "the default" to a name); before that, the
 /// dashboard the route asks for, so the menu does not lag behind a click.
-pub fn current_name<'a>(view: &'a View, has_snapshot: bool, asked: &'a str) -> Option<&'a str> {
-    if has_snapshot {
+pub fn current_name<'a>(view: &'a ViewState, asked: &'a str) -> Option<&'a str> {
+    if view.has_snapshot() {
         view.dashboard.as_deref()
     } else if asked.is_empty() {
-        view.dashboards.first().map(|d| d.name.as_str())
+        view.menu.dashboards.first().map(|d| d.name.as_str())
     } else {
         Some(asked)
     }
 }
 
-/// The browser tab's title for what is on screen. While the connection is
-/// down, `trouble` ("Reconnecting", "Offline") comes first with a warning
-/// sign: a wall screen's tab, or a background one, shows stale values.
-pub fn page_title(view: &View, has_snapshot: bool, route: &Route, trouble: Option<&str>) -> String {
+/// The browser tab's title for what is on screen (`on_screen`: the dashboard
+/// a rotation shows, else the stream's). While the connection is down,
+/// `trouble` ("Reconnecting", "Offline") comes first with a warning sign: a
+/// wall screen's tab, or a background one, shows stale values.
+pub fn page_title(
+    view: &ViewState,
+    on_screen: Option<&str>,
+    route: &Route,
+    trouble: Option<&str>,
+) -> String {
     const APP: &str = "Pulseboard";
     let title = if *route == Route::NotFound {
         format!("Not found · {APP}")
-    } else if !has_snapshot || view.dashboards.is_empty() {
+    } else if !view.has_snapshot() || view.menu.dashboards.is_empty() {
         APP.to_owned()
     } else {
-        match current(view) {
+        match current(view, on_screen) {
             Some(spec) => format!("{} · {APP}", title(spec)),
             None => format!("No dashboard named {} · {APP}", route.dashboard_param()),
         }
@@ -124,13 +152,14 @@ pub fn page_title(view: &View, has_snapshot: bool, route: &Route, trouble: Optio
 }
 
 /// An undeclared widget: its size follows its kind (charts need room).
-fn undeclared(widget: &Widget) -> Card {
+fn undeclared(widget: &Rc<Widget>) -> Card {
     let size = match widget.value {
         WidgetValue::Series(_) => Size(2, 1),
         _ => Size(1, 1),
     };
     Card::Shown {
         widget: widget.clone(),
+        spec: None,
         size,
     }
 }
@@ -170,7 +199,7 @@ pub fn with_defaults(mut widget: Widget, spec: &WidgetSpec) -> Widget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{Gauge, Number, Snapshot, Text, Thresholds, Update};
+    use protocol::{Gauge, Init, Number, ServerEvent, Snapshot, Text, Thresholds, Update, View};
 
     fn id(s: &str) -> WidgetId {
         WidgetId::parse(s).unwrap()
@@ -194,6 +223,7 @@ mod tests {
             title: None,
             widgets: widgets.iter().map(|w| spec(w)).collect(),
             unsorted,
+            kiosk: false,
         }
     }
 
@@ -216,12 +246,30 @@ mod tests {
         )
     }
 
-    fn view(dashboards: Vec<DashboardSpec>, current: Option<&str>, widgets: Vec<Widget>) -> View {
-        View {
-            dashboards,
-            dashboard: current.map(str::to_owned),
-            snapshot: Snapshot { widgets },
-        }
+    /// The state after an `init` with these dashboards and widgets.
+    fn view(
+        dashboards: Vec<DashboardSpec>,
+        current: Option<&str>,
+        widgets: Vec<Widget>,
+    ) -> ViewState {
+        let mut state = ViewState::default();
+        state.apply(
+            ServerEvent::Init(Init {
+                protocol_version: protocol::PROTOCOL_VERSION,
+                epoch: "e".to_owned(),
+                last_event_id: None,
+                heartbeat_ms: 1_000,
+                build: None,
+                view: View {
+                    dashboards,
+                    dashboard: current.map(str::to_owned),
+                    playlists: vec![],
+                    snapshot: Snapshot { widgets },
+                },
+            }),
+            None,
+        );
+        state
     }
 
     fn ids(cards: &[Card]) -> Vec<&str> {
@@ -235,7 +283,7 @@ mod tests {
             Some("ops"),
             vec![text("a"), text("b")],
         );
-        let layout = Layout::of(&v).unwrap();
+        let layout = Layout::of(&v, None).unwrap();
         assert_eq!(ids(&layout.cards), ["c", "a", "b"]);
         assert!(matches!(&layout.cards[0], Card::Waiting(spec) if spec.id == id("c")));
         assert!(matches!(&layout.cards[1], Card::Shown { .. }));
@@ -253,11 +301,12 @@ mod tests {
         // undeclared ones; widgets another dashboard declares stay out even
         // if a server sent them.
         let all = vec![text("z"), text("a"), text("host.cpu"), text("y"), text("b")];
-        let layout = Layout::of(&view(dashboards.clone(), Some("host"), all.clone())).unwrap();
+        let layout =
+            Layout::of(&view(dashboards.clone(), Some("host"), all.clone()), None).unwrap();
         assert_eq!(ids(&layout.cards), ["host.cpu"]);
         assert_eq!(ids(&layout.unsorted), ["z", "y"]);
 
-        let layout = Layout::of(&view(dashboards, Some("ops"), all)).unwrap();
+        let layout = Layout::of(&view(dashboards, Some("ops"), all), None).unwrap();
         assert_eq!(ids(&layout.cards), ["a"]);
         assert!(layout.unsorted.is_empty());
     }
@@ -265,16 +314,22 @@ mod tests {
     #[test]
     fn unknown_dashboards_have_no_layout() {
         let dashboards = vec![dashboard("ops", &["a"], true)];
-        assert_eq!(Layout::of(&view(dashboards.clone(), None, vec![])), None);
-        assert_eq!(Layout::of(&view(dashboards, Some("nope"), vec![])), None);
+        assert_eq!(
+            Layout::of(&view(dashboards.clone(), None, vec![]), None),
+            None
+        );
+        assert_eq!(
+            Layout::of(&view(dashboards, Some("nope"), vec![]), None),
+            None
+        );
     }
 
     #[test]
     fn without_dashboards_every_widget_is_shown() {
-        let layout = Layout::of(&view(vec![], None, vec![text("b"), text("a")])).unwrap();
+        let layout = Layout::of(&view(vec![], None, vec![text("b"), text("a")]), None).unwrap();
         assert_eq!(ids(&layout.cards), ["b", "a"]);
         assert!(!layout.is_empty());
-        assert!(Layout::of(&View::default()).unwrap().is_empty());
+        assert!(Layout::of(&ViewState::default(), None).unwrap().is_empty());
     }
 
     #[test]
@@ -285,14 +340,11 @@ mod tests {
             "s",
             serde_json::from_str(r#"{"kind":"series","lines":[]}"#).unwrap(),
         );
-        let layout = Layout::of(&view(vec![ops], Some("ops"), vec![text("a"), series])).unwrap();
-        let size = |card: &Card| match card {
-            Card::Shown { size, .. } => *size,
-            Card::Waiting(spec) => spec.size,
-        };
+        let layout =
+            Layout::of(&view(vec![ops], Some("ops"), vec![text("a"), series]), None).unwrap();
         // Clamped to the grid's 4 x 4.
-        assert_eq!(size(&layout.cards[0]), Size(3, 4));
-        assert_eq!(size(&layout.unsorted[0]), Size(2, 1));
+        assert_eq!(layout.cards[0].size(), Size(3, 4));
+        assert_eq!(layout.unsorted[0].size(), Size(2, 1));
     }
 
     #[test]
@@ -347,13 +399,14 @@ mod tests {
     fn the_menu_marks_the_servers_choice_once_known() {
         let dashboards = vec![dashboard("ops", &[], true), dashboard("sales", &[], false)];
         let v = view(dashboards.clone(), Some("ops"), vec![]);
-        assert_eq!(current_name(&v, true, ""), Some("ops"));
+        assert_eq!(current_name(&v, ""), Some("ops"));
         // Switching: the init is not in yet.
-        let waiting = view(dashboards, None, vec![]);
-        assert_eq!(current_name(&waiting, false, "sales"), Some("sales"));
-        assert_eq!(current_name(&waiting, false, ""), Some("ops"));
+        let waiting = view(dashboards.clone(), None, vec![]).switched();
+        assert_eq!(current_name(&waiting, "sales"), Some("sales"));
+        assert_eq!(current_name(&waiting, ""), Some("ops"));
         // The server knows no such dashboard.
-        assert_eq!(current_name(&waiting, true, "nope"), None);
+        let unknown = view(dashboards, None, vec![]);
+        assert_eq!(current_name(&unknown, "nope"), None);
     }
 
     #[test]
@@ -367,7 +420,7 @@ mod tests {
         let title_of = |current: Option<&str>, route: &Route| {
             page_title(
                 &view(dashboards.clone(), current, vec![]),
-                true,
+                None,
                 route,
                 None,
             )
@@ -389,9 +442,36 @@ mod tests {
             "Not found · Pulseboard"
         );
         assert_eq!(
-            page_title(&View::default(), false, &named("ops"), None),
+            page_title(&ViewState::default(), None, &named("ops"), None),
             "Pulseboard"
         );
+        // A rotation names what it shows.
+        let rotating = view(dashboards.clone(), None, vec![]);
+        assert_eq!(
+            page_title(&rotating, Some("sales"), &Route::Default, None),
+            "sales · Pulseboard"
+        );
+    }
+
+    #[test]
+    fn a_rotation_lays_out_any_dashboard_of_its_stream() {
+        let dashboards = vec![
+            dashboard("ops", &["a"], true),
+            dashboard("sales", &["b"], false),
+        ];
+        // One stream with both dashboards' widgets, narrowed to neither.
+        let v = view(dashboards, None, vec![text("a"), text("b"), text("z")]);
+        assert_eq!(Layout::of(&v, None), None);
+        let ops = Layout::of(&v, Some("ops")).unwrap();
+        assert_eq!(ids(&ops.cards), ["a"]);
+        assert_eq!(ids(&ops.unsorted), ["z"]);
+        let sales = Layout::of(&v, Some("sales")).unwrap();
+        assert_eq!(ids(&sales.cards), ["b"]);
+        // The cards share the state's widgets.
+        let Card::Shown { widget, .. } = &sales.cards[0] else {
+            panic!("b has a value");
+        };
+        assert!(Rc::ptr_eq(widget, v.widgets.get("b").unwrap()));
     }
 
     #[test]
@@ -400,11 +480,16 @@ mod tests {
         ops.title = Some("Operations".to_owned());
         let v = view(vec![ops], Some("ops"), vec![]);
         assert_eq!(
-            page_title(&v, true, &Route::Default, Some("Reconnecting")),
+            page_title(&v, None, &Route::Default, Some("Reconnecting")),
             "⚠ Reconnecting · Operations · Pulseboard"
         );
         assert_eq!(
-            page_title(&View::default(), false, &Route::Default, Some("Offline")),
+            page_title(
+                &ViewState::default(),
+                None,
+                &Route::Default,
+                Some("Offline")
+            ),
             "⚠ Offline · Pulseboard"
         );
     }

@@ -1,7 +1,13 @@
 //! Pulseboard's browser app.
 //!
-//! - [`stream`]: the tab's single EventSource and the store it feeds (context);
-//! - [`state`]: the store's state and reducer (pure, tested natively);
+//! - [`stream`]: the tab's single EventSource, its supervisor, and the view it
+//!   feeds (context), rendered once per animation frame ([`frame`]);
+//! - [`state`]: the view and the reducer that folds events in, sharing
+//!   [`widgets`] rather than copying them; [`liveness`]: the connection's
+//!   state (pure, tested natively);
+//! - [`wall`]: kiosk mode and rotation from the address, [`fit`]: the kiosk
+//!   grid (pure, tested), [`reload`]: reloading after a deploy,
+//!   [`wake_lock`]: keeping a wall screen awake;
 //! - [`backoff`]: when to reconnect (pure, tested natively);
 //! - [`session`]: viewer tokens: form or dashboard (pure, tested natively),
 //!   [`api`]: the `/api/session` requests;
@@ -18,13 +24,20 @@ pub mod app;
 pub mod backoff;
 pub mod chart;
 pub mod components;
+pub mod fit;
 pub mod format;
+pub mod frame;
 pub mod freshness;
 pub mod layout;
 pub mod level;
+pub mod liveness;
+pub mod reload;
 pub mod route;
 pub mod session;
 pub mod state;
 pub mod stream;
+pub mod wake_lock;
+pub mod wall;
+pub mod widgets;
 
 pub use app::App;

@@ -1,9 +1,21 @@
-//! The one EventSource of the tab, and the store it feeds.
+//! The one EventSource of the tab, and the state it feeds.
 //!
-//! [`EventStream`] is a context provider: it owns the dashboard's
-//! [`use_reducer`] store and exactly one `gloo_net` EventSource on
-//! `/api/events`. Components read the store with [`use_dashboard`] and never open
-//! a stream of their own (browsers allow ~6 HTTP/1.1 connections per origin).
+//! [`EventStream`] is a context provider around exactly one `gloo_net`
+//! EventSource on `/api/events`, owned by its [`Supervisor`]. Components read
+//! what it delivered and whether it is live with [`use_stream`] (or just the
+//! view with [`use_view`]), and never open a stream of their own (browsers
+//! allow ~6 HTTP/1.1 connections per origin).
+//!
+//! One owner per concern. The supervisor owns the connection: liveness
+//! ([`crate::liveness`]), the heartbeat interval and the clock offset. The
+//! reducer ([`crate::state::ViewState`]) owns the view: the supervisor folds
+//! each event into the state being built as it arrives (cheap: only the
+//! widget it changes is copied, see [`crate::widgets`]) and hands the result
+//! to the views once per animation frame ([`crate::frame`]), so events that
+//! arrive together are rendered once. Liveness is published only when it
+//! changes, and the time of the last event and the clock offset, which
+//! change with every event or heartbeat, are cells read by the views on their
+//! own clock ticks: neither makes anything re-render per event.
 //!
 //! Reconnecting is always ours. On any `error` (a dropped connection, a refused
 //! one, an HTTP error from a proxy), on a silent connection (no event for 2.5
@@ -21,10 +33,16 @@
 //! twice. The very first one, with no id yet, gets an `init`.
 //!
 //! Dashboards: the stream is narrowed to the dashboard on screen
-//! (`?dashboard=<name>`, empty for the default one). Moving to another
-//! dashboard is another filter, so ids of the old one mean nothing there: the
-//! supervisor is replaced, the state cleared, and the new stream starts
-//! without an id (with an `init`).
+//! (`?dashboard=<name>`, empty for the default one), or for a wall screen's
+//! rotation to all the dashboards it cycles through ([`StreamFilter`]), so
+//! rotating needs no new stream and every dashboard's values stay current
+//! while it is off screen. Moving to another filter makes ids of the old one
+//! meaningless: the supervisor is replaced, the state cleared (but for the
+//! menu), and the new stream starts without an id (with an `init`).
+//!
+//! Builds: every stream says which SPA build the page runs (`?build=`), and
+//! `init`/`reset` say which one the server serves; on a mismatch the page
+//! reloads itself after the frame in progress ([`crate::reload`]).
 //!
 //! Viewer sessions: an EventSource cannot see HTTP status codes, so a stream
 //! refused with 401 (the session cookie expired, or its token was revoked)
@@ -47,7 +65,7 @@ use std::time::Duration;
 use futures::stream::{self, StreamExt};
 use gloo_net::eventsource::futures::{EventSource, EventSourceSubscription};
 use gloo_net::eventsource::State;
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use protocol::{EventId, ServerEvent};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -58,8 +76,11 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::backoff::{Backoff, Retry};
+use crate::frame::next_frame;
+use crate::liveness::{heartbeat_overdue, Liveness, RetryInfo, Signal};
+use crate::reload::{self, Decision};
 use crate::session::{after_stream_error, AfterStreamError, Gate, SessionAction, SessionHandle};
-use crate::state::{heartbeat_overdue, Action, DashboardState, RetryInfo};
+use crate::state::ViewState;
 
 /// Relative, so the SPA works behind any prefix-free proxy and under `trunk serve`.
 pub const EVENTS_URL: &str = "/api/events";
@@ -69,79 +90,170 @@ const WATCHDOG_EVERY_MS: u32 = 1_000;
 /// reconnect goes ahead without its answer.
 const SESSION_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What components get from the context: the store's state (deref) and dispatch.
-pub type Store = UseReducerHandle<DashboardState>;
-
-/// The dashboard state, from the nearest [`EventStream`].
-#[hook]
-pub fn use_dashboard() -> Store {
-    use_context::<Store>().expect("use_dashboard() needs an <EventStream> ancestor")
+/// What components get from the context: the view as of the last rendered
+/// frame, the liveness, and the stream's clock. Compared by pointer and
+/// value, so the context changes (and its readers re-render) once per frame
+/// with news or per change of liveness, never for an equal copy.
+#[derive(Clone, Debug, Default)]
+pub struct StreamContext {
+    pub view: Rc<ViewState>,
+    pub liveness: Liveness,
+    /// Read, not watched: it changes with every event and heartbeat.
+    pub clock: Rc<StreamClock>,
 }
 
-/// The stream's URL for `dashboard` (empty: the default one): without an id
-/// for a first connection (the server starts it with `init`), else resuming
-/// after `resume_from`. Event ids are checked to be `<letters and
-/// digits>-<digits>` when parsed, so they need no escaping; the dashboard's
-/// name comes from the address bar, so it does.
-pub fn events_url(dashboard: &str, resume_from: Option<&EventId>) -> String {
-    let dashboard = urlencoding::encode(dashboard);
-    match resume_from {
-        Some(id) => format!("{EVENTS_URL}?dashboard={dashboard}&last_event_id={id}"),
-        None => format!("{EVENTS_URL}?dashboard={dashboard}"),
+impl PartialEq for StreamContext {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.view, &other.view)
+            && self.liveness == other.liveness
+            && Rc::ptr_eq(&self.clock, &other.clock)
+    }
+}
+
+/// The stream's times, kept current by the supervisor without re-rendering
+/// anyone; the views read them when their own clock ticks.
+#[derive(Debug, Default)]
+pub struct StreamClock {
+    last_event_at: Cell<Option<f64>>,
+    offset_ms: Cell<f64>,
+}
+
+impl StreamClock {
+    /// When the last event of any kind arrived, in ms of the browser's clock.
+    pub fn last_event_at(&self) -> Option<f64> {
+        self.last_event_at.get()
+    }
+
+    /// Server clock minus browser clock, from the last heartbeat, so widget
+    /// ages ("updated 3m ago") are not skewed by a wrong client clock.
+    pub fn offset_ms(&self) -> f64 {
+        self.offset_ms.get()
+    }
+}
+
+/// The view, from the nearest [`EventStream`].
+#[hook]
+pub fn use_view() -> Rc<ViewState> {
+    use_stream().view
+}
+
+/// The view, the liveness and the clock, from the nearest [`EventStream`].
+#[hook]
+pub fn use_stream() -> StreamContext {
+    use_context::<StreamContext>().expect("use_stream() needs an <EventStream> ancestor")
+}
+
+/// What a stream carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamFilter {
+    /// One dashboard (`?dashboard=`; empty for the default one).
+    Dashboard(String),
+    /// Several, for a rotation (`?dashboards=a,b`).
+    Dashboards(Vec<String>),
+    /// A declared playlist's dashboards (`?playlist=`).
+    Playlist(String),
+    /// Every widget: a rotation through all dashboards.
+    All,
+}
+
+/// The stream's URL for `filter`: without an id for a first connection (the
+/// server starts it with `init`), else resuming after `resume_from`; with the
+/// page's `build`, so a server serving another one answers a resume with a
+/// `reset` that says so. Event ids are checked to be `<letters and
+/// digits>-<digits>` when parsed, and build ids are hex, so they need no
+/// escaping; dashboard names come from the address bar, so they do.
+pub fn events_url(
+    filter: &StreamFilter,
+    resume_from: Option<&EventId>,
+    build: Option<&str>,
+) -> String {
+    let mut params = match filter {
+        StreamFilter::Dashboard(name) => vec![format!("dashboard={}", urlencoding::encode(name))],
+        // Commas too are escaped; the server reads the list after decoding.
+        StreamFilter::Dashboards(names) => {
+            vec![format!(
+                "dashboards={}",
+                urlencoding::encode(&names.join(","))
+            )]
+        }
+        StreamFilter::Playlist(name) => vec![format!("playlist={}", urlencoding::encode(name))],
+        StreamFilter::All => Vec::new(),
+    };
+    if let Some(id) = resume_from {
+        params.push(format!("last_event_id={id}"));
+    }
+    if let Some(build) = build {
+        params.push(format!("build={}", urlencoding::encode(build)));
+    }
+    if params.is_empty() {
+        EVENTS_URL.to_owned()
+    } else {
+        format!("{EVENTS_URL}?{}", params.join("&"))
     }
 }
 
 #[derive(Properties, PartialEq)]
 pub struct EventStreamProps {
-    /// The dashboard to stream (`?dashboard=`; empty for the default one).
-    pub dashboard: AttrValue,
+    /// What the stream carries.
+    pub filter: StreamFilter,
     #[prop_or_default]
     pub children: Html,
 }
 
-/// Provides the store and keeps the tab's single EventSource alive while mounted.
+/// Provides the view and the stream's status, and keeps the tab's single
+/// EventSource alive while mounted.
 #[function_component]
 pub fn EventStream(props: &EventStreamProps) -> Html {
-    let store = use_reducer(DashboardState::default);
+    // One state for all three (a hook and a context provider less in the
+    // bundle than one each); the supervisor keeps the parts apart.
+    let context = use_state(StreamContext::default);
     // The gate to tell when a stream error turns out to be a session that
     // ended; without one (no session context), every error is a reconnect.
     let session = use_context::<SessionHandle>().map(|handle| handle.dispatcher());
-    // Where a new stream resumes: the reducer's last applied id, copied here
-    // after every change. Dispatching reduces synchronously and the render
-    // (with its effects) runs in a microtask, while a new EventSource is only
-    // ever opened from a timer, so the supervisor always reads the latest id.
-    let resume_from = use_mut_ref(|| None::<EventId>);
     {
-        let resume_from = resume_from.clone();
-        use_effect_with(store.last_event_id.clone(), move |id| {
-            *resume_from.borrow_mut() = id.clone();
-        });
-    }
-    {
-        // One supervisor per dashboard: on a switch the old one is stopped
-        // (its EventSource closed) before the new one opens its own.
-        let dispatcher = store.dispatcher();
-        use_effect_with(props.dashboard.clone(), move |dashboard| {
-            let supervisor = Supervisor::start(dispatcher, session, resume_from, dashboard.clone());
+        // One supervisor per filter: on a switch the old one is stopped (its
+        // EventSource closed) before the new one opens its own.
+        let publish = context.setter();
+        let seed = (*context).clone();
+        use_effect_with(props.filter.clone(), move |filter| {
+            let supervisor = Supervisor::start(publish, seed, session, filter.clone());
             move || supervisor.stop()
         });
     }
     html! {
-        <ContextProvider<Store> context={store}>
+        <ContextProvider<StreamContext> context={(*context).clone()}>
             { props.children.clone() }
-        </ContextProvider<Store>>
+        </ContextProvider<StreamContext>>
     }
 }
 
 /// Owns the connection: opens, watches and replaces the EventSource.
 struct Supervisor {
-    dispatch: UseReducerDispatcher<DashboardState>,
+    /// Where the views read what the supervisor publishes.
+    publish: UseStateSetter<StreamContext>,
+    /// The stream's clock, shared with the views.
+    clock: Rc<StreamClock>,
     /// The session gate, told what `GET /api/session` says after a stream error.
     session: Option<UseReducerDispatcher<Gate>>,
-    /// The last event id the reducer applied (kept current by [`EventStream`]).
-    resume_from: Rc<RefCell<Option<EventId>>>,
-    /// The `?dashboard=` of every connection this supervisor makes.
-    dashboard: AttrValue,
+    /// What every connection this supervisor makes carries.
+    filter: StreamFilter,
+    /// The view as last handed to the views (shared with them).
+    published: RefCell<Rc<ViewState>>,
+    /// The view with the events of the frame in progress folded in; `None`
+    /// when nothing arrived since the last render.
+    pending: RefCell<Option<ViewState>>,
+    /// A render is asked for the next animation frame.
+    frame_requested: Cell<bool>,
+    /// The liveness as last published.
+    liveness: Cell<Liveness>,
+    /// The SPA build this page runs.
+    own_build: Option<String>,
+    /// The server serves another build: reload once the frame is rendered.
+    reload_due: Cell<bool>,
+    /// A reload put off ([`Decision::Later`]).
+    reload_timer: RefCell<Option<Timeout>>,
+    /// Stopped: an animation frame or timer still due does nothing.
+    stopped: Cell<bool>,
     /// The one EventSource. Dropping (any clone of) it closes it, so it lives here.
     source: RefCell<Option<EventSource>>,
     /// Bumped on every (re)connect, close and stop: a reader task or pending
@@ -163,21 +275,40 @@ struct SupervisorHandle(Rc<Supervisor>);
 
 impl Supervisor {
     fn start(
-        dispatch: UseReducerDispatcher<DashboardState>,
+        publish: UseStateSetter<StreamContext>,
+        seed: StreamContext,
         session: Option<UseReducerDispatcher<Gate>>,
-        resume_from: Rc<RefCell<Option<EventId>>>,
-        dashboard: AttrValue,
+        filter: StreamFilter,
     ) -> SupervisorHandle {
-        // A new dashboard starts from scratch: the ids applied so far belong
-        // to another filter. Cleared here, not by the effect that copies the
-        // store's id, which only runs after the next render.
-        *resume_from.borrow_mut() = None;
-        dispatch.dispatch(Action::Switched);
+        // Another filter starts from scratch: the ids applied so far belong
+        // to another stream; only the menu stays.
+        let StreamContext {
+            view,
+            liveness,
+            clock,
+        } = seed;
+        let cleared = Rc::new(view.switched());
+        // The tab's first stream has nothing to clear.
+        if view.has_snapshot() || !view.widgets.is_empty() {
+            publish.set(StreamContext {
+                view: cleared.clone(),
+                liveness,
+                clock: clock.clone(),
+            });
+        }
         let supervisor = Rc::new(Supervisor {
-            dispatch,
+            publish,
+            clock,
             session,
-            resume_from,
-            dashboard,
+            filter,
+            published: RefCell::new(cleared),
+            pending: RefCell::new(None),
+            frame_requested: Cell::new(false),
+            liveness: Cell::new(liveness),
+            own_build: reload::own_build(),
+            reload_due: Cell::new(false),
+            reload_timer: RefCell::new(None),
+            stopped: Cell::new(false),
             source: RefCell::new(None),
             generation: Cell::new(0),
             backoff: RefCell::new(Backoff::default()),
@@ -206,7 +337,8 @@ impl Supervisor {
             })
             .collect();
         *supervisor.network.borrow_mut() = listeners;
-        supervisor.dispatch.dispatch(Action::Network {
+        supervisor.signal(Signal::Switched);
+        supervisor.signal(Signal::Network {
             online: browser_online(),
         });
 
@@ -221,7 +353,11 @@ impl Supervisor {
         let generation = self.generation.get();
         self.last_seen_ms.set(now_ms());
 
-        let url = events_url(&self.dashboard, self.resume_from.borrow().as_ref());
+        let url = events_url(
+            &self.filter,
+            self.last_event_id().as_ref(),
+            self.own_build.as_deref(),
+        );
         let mut source = match EventSource::new(&url) {
             Ok(source) => source,
             Err(err) => {
@@ -291,7 +427,7 @@ impl Supervisor {
     /// stop, the network coming back) moved on to a new generation meanwhile.
     fn schedule(self: &Rc<Self>, retry: Retry) {
         let generation = self.generation.get();
-        self.dispatch.dispatch(Action::RetryScheduled(RetryInfo {
+        self.signal(Signal::RetryScheduled(RetryInfo {
             attempt: retry.attempt,
             at_ms: now_ms() + retry.delay_ms as f64,
         }));
@@ -316,7 +452,9 @@ impl Supervisor {
 
     fn on_open(&self) {
         self.alive();
-        self.dispatch.dispatch(Action::Opened);
+        self.signal(Signal::Opened {
+            has_snapshot: self.has_snapshot(),
+        });
     }
 
     fn on_message(self: &Rc<Self>, name: &str, message: &MessageEvent) {
@@ -332,22 +470,134 @@ impl Supervisor {
                 return;
             }
         };
-        let shutdown_hint = match &event {
-            ServerEvent::Init(init) => {
-                self.heartbeat_ms.set(Some(init.heartbeat_ms));
-                None
+        self.clock.last_event_at.set(Some(at_ms));
+        match &event {
+            ServerEvent::Init(init) => self.heartbeat_ms.set(Some(init.heartbeat_ms)),
+            ServerEvent::Heartbeat(heartbeat) => {
+                let offset = heartbeat.server_time as f64 - at_ms;
+                self.clock.offset_ms.set(offset);
             }
-            ServerEvent::Shutdown(shutdown) => Some(shutdown.reconnect_after_ms),
-            _ => None,
-        };
+            ServerEvent::Shutdown(shutdown) => {
+                self.signal(Signal::ShuttingDown);
+                self.reconnect_after_shutdown(shutdown.reconnect_after_ms);
+                return;
+            }
+            _ => {}
+        }
+        let snapshot = matches!(event, ServerEvent::Init(_) | ServerEvent::Reset(_));
         // The browser keeps the last `id:` it saw; only state-changing events
         // carry one, and only those use it.
         let id = message.last_event_id().parse::<EventId>().ok();
-        self.dispatch
-            .dispatch(Action::Received { event, id, at_ms });
-        if let Some(hint_ms) = shutdown_hint {
-            self.reconnect_after_shutdown(hint_ms);
+        if self.fold(|view| view.apply(event, id)) {
+            self.request_frame();
         }
+        if snapshot {
+            self.check_build();
+        }
+        self.signal(Signal::Delivered {
+            has_snapshot: self.has_snapshot(),
+        });
+    }
+
+    /// Folds a change into the view of the frame in progress (a copy of the
+    /// rendered one, made by the frame's first event: it shares every widget).
+    fn fold(&self, change: impl FnOnce(&mut ViewState) -> bool) -> bool {
+        let mut pending = self.pending.borrow_mut();
+        let view = pending.get_or_insert_with(|| (**self.published.borrow()).clone());
+        change(view)
+    }
+
+    fn request_frame(self: &Rc<Self>) {
+        if self.frame_requested.replace(true) {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        next_frame(Rc::new(move || {
+            if let Some(supervisor) = weak.upgrade() {
+                supervisor.render();
+            }
+        }));
+    }
+
+    /// Hands the frame's view to the views: one render for every event since
+    /// the last frame. Then, if the server serves another build, the reload:
+    /// at a frame's end, every event received is folded in and none is
+    /// half-applied.
+    fn render(self: &Rc<Self>) {
+        self.frame_requested.set(false);
+        if self.stopped.get() {
+            return;
+        }
+        let Some(next) = self.pending.borrow_mut().take() else {
+            return;
+        };
+        *self.published.borrow_mut() = Rc::new(next);
+        self.publish_context();
+        if self.reload_due.replace(false) {
+            self.reload_if_stale();
+        }
+    }
+
+    /// After an `init` or `reset`: does the server serve another build?
+    fn check_build(&self) {
+        let served = self.current(|view| view.build.clone());
+        if served.is_some() && served != self.own_build {
+            self.reload_due.set(true);
+        }
+    }
+
+    fn reload_if_stale(self: &Rc<Self>) {
+        if self.stopped.get() {
+            return;
+        }
+        let served = self.current(|view| view.build.clone());
+        if let Decision::Later { at_ms } =
+            reload::reload_if_stale(self.own_build.as_deref(), served.as_deref())
+        {
+            let weak = Rc::downgrade(self);
+            let wait_ms = (at_ms - now_ms()).clamp(0.0, f64::from(u32::MAX)) as u32;
+            let timer = Timeout::new(wait_ms, move || {
+                if let Some(supervisor) = weak.upgrade() {
+                    supervisor.reload_if_stale();
+                }
+            });
+            *self.reload_timer.borrow_mut() = Some(timer);
+        }
+    }
+
+    /// Reads the newest view: the frame in progress, else the rendered one.
+    fn current<T>(&self, read: impl FnOnce(&ViewState) -> T) -> T {
+        match &*self.pending.borrow() {
+            Some(view) => read(view),
+            None => read(&self.published.borrow()),
+        }
+    }
+
+    fn has_snapshot(&self) -> bool {
+        self.current(ViewState::has_snapshot)
+    }
+
+    /// Where a new stream resumes: the last event folded in, rendered or not.
+    fn last_event_id(&self) -> Option<EventId> {
+        self.current(|view| view.last_event_id.clone())
+    }
+
+    /// Updates the liveness, publishing it only when it changed.
+    fn signal(&self, signal: Signal) {
+        let mut liveness = self.liveness.get();
+        if liveness.apply(signal) {
+            self.liveness.set(liveness);
+            self.publish_context();
+        }
+    }
+
+    /// Hands the rendered view and the liveness to the views.
+    fn publish_context(&self) {
+        self.publish.set(StreamContext {
+            view: self.published.borrow().clone(),
+            liveness: self.liveness.get(),
+            clock: self.clock.clone(),
+        });
     }
 
     /// An `error` event, whether the browser meant to retry (readyState
@@ -367,7 +617,7 @@ impl Supervisor {
         // the server is asked; a new generation, so anything that moves on
         // meanwhile (a stop, the network coming back) voids the answer.
         self.close_current();
-        self.dispatch.dispatch(Action::Dropped);
+        self.signal(Signal::Dropped);
         let generation = self.generation.get();
         let weak = Rc::downgrade(self);
         spawn_local(async move {
@@ -414,7 +664,7 @@ impl Supervisor {
     /// Online: a connection that is not open is replaced at once instead of
     /// waiting out a backoff that grew while there was no network.
     fn on_network(self: &Rc<Self>, online: bool) {
-        self.dispatch.dispatch(Action::Network { online });
+        self.signal(Signal::Network { online });
         if !online {
             if self.source.borrow().is_some() {
                 self.reconnect_later("the browser went offline");
@@ -436,8 +686,10 @@ impl Supervisor {
 impl SupervisorHandle {
     fn stop(self) {
         let supervisor = self.0;
+        supervisor.stopped.set(true);
         supervisor.watchdog.borrow_mut().take();
         supervisor.network.borrow_mut().clear();
+        supervisor.reload_timer.borrow_mut().take();
         // Also voids a pending retry: it belongs to an older generation.
         supervisor.close_current();
     }
@@ -540,25 +792,46 @@ fn warn(message: &str) {
 mod tests {
     use super::*;
 
+    fn dashboard(name: &str) -> StreamFilter {
+        StreamFilter::Dashboard(name.to_owned())
+    }
+
     #[test]
     fn first_stream_asks_for_init_later_ones_resume() {
-        assert_eq!(events_url("", None), "/api/events?dashboard=");
+        assert_eq!(
+            events_url(&dashboard(""), None, None),
+            "/api/events?dashboard="
+        );
         let id: EventId = "73d2734ac365ce15-31".parse().unwrap();
         assert_eq!(
-            events_url("ops", Some(&id)),
-            "/api/events?dashboard=ops&last_event_id=73d2734ac365ce15-31"
+            events_url(&dashboard("ops"), Some(&id), Some("d08d6976370bd525")),
+            "/api/events?dashboard=ops&last_event_id=73d2734ac365ce15-31&build=d08d6976370bd525"
         );
     }
 
     #[test]
     fn dashboard_names_from_the_address_bar_are_escaped() {
         assert_eq!(
-            events_url("a b&c=d", None),
+            events_url(&dashboard("a b&c=d"), None, None),
             "/api/events?dashboard=a%20b%26c%3Dd"
         );
         assert_eq!(
-            events_url("host.cpu-1_x", None),
+            events_url(&dashboard("host.cpu-1_x"), None, None),
             "/api/events?dashboard=host.cpu-1_x"
         );
+    }
+
+    #[test]
+    fn rotations_stream_all_their_dashboards_at_once() {
+        let list = StreamFilter::Dashboards(vec!["ops".into(), "a,b".into()]);
+        assert_eq!(
+            events_url(&list, None, None),
+            "/api/events?dashboards=ops%2Ca%2Cb"
+        );
+        assert_eq!(
+            events_url(&StreamFilter::Playlist("lobby".into()), None, Some("ab12")),
+            "/api/events?playlist=lobby&build=ab12"
+        );
+        assert_eq!(events_url(&StreamFilter::All, None, None), "/api/events");
     }
 }

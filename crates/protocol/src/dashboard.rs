@@ -19,6 +19,14 @@ pub struct DashboardSpec {
     /// declares, in an "unsorted" section (true for the default dashboard).
     #[serde(default)]
     pub unsorted: bool,
+    /// Shown as on a wall screen (no header, no cursor, the grid fitted to
+    /// the screen), as `?kiosk` does for any dashboard.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub kiosk: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl DashboardSpec {
@@ -59,4 +67,23 @@ impl Default for Size {
     fn default() -> Size {
         Size(1, 1)
     }
+}
+
+/// A wall screen's rotation, as declared in `pulseboard.toml`: dashboards
+/// shown one after the other, each for its time, round and round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlaylistSpec {
+    /// Chosen with `?playlist=<name>`. Same rules as a widget id.
+    pub name: WidgetId,
+    /// In order; never empty, each naming a declared dashboard.
+    pub entries: Vec<PlaylistEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlaylistEntry {
+    pub dashboard: WidgetId,
+    /// How long it stays on screen.
+    pub seconds: u32,
 }

@@ -9,11 +9,13 @@
 //! Compatibility rule: decoders ignore unknown fields and unknown widget kinds,
 //! so adding a field or a kind never breaks an older client.
 
+mod build_id;
 mod dashboard;
 mod event_id;
 mod widget;
 
-pub use dashboard::{DashboardSpec, Size, WidgetSpec};
+pub use build_id::{build_id_in_html, build_id_of_asset};
+pub use dashboard::{DashboardSpec, PlaylistEntry, PlaylistSpec, Size, WidgetSpec};
 pub use event_id::{EventId, InvalidEventId};
 pub use widget::{
     Gauge, InvalidWidgetId, List, ListRow, Log, LogLine, Number, Point, Series, SeriesLine, Status,
@@ -80,6 +82,10 @@ pub struct Init {
     pub last_event_id: Option<EventId>,
     /// How often heartbeats come, so the client can tell a dead connection.
     pub heartbeat_ms: u64,
+    /// The SPA build the server serves (see [`build_id_in_html`]); a tab
+    /// running another one reloads itself. Absent when it serves none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
     #[serde(flatten)]
     pub view: View,
 }
@@ -95,6 +101,9 @@ pub struct View {
     /// also when the requested name is not declared (the snapshot is then empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dashboard: Option<String>,
+    /// The declared playlists (wall-screen rotations), in declared order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub playlists: Vec<PlaylistSpec>,
     pub snapshot: Snapshot,
 }
 
@@ -123,6 +132,9 @@ pub struct Reset {
     pub epoch: String,
     #[serde(default)]
     pub last_event_id: Option<EventId>,
+    /// As in [`Init::build`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
     #[serde(flatten)]
     pub view: View,
 }

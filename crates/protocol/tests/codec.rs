@@ -101,8 +101,16 @@ fn view() -> View {
                 expect_every: Some(60),
             }],
             unsorted: true,
+            kiosk: true,
         }],
         dashboard: Some("ops".into()),
+        playlists: vec![PlaylistSpec {
+            name: id("lobby"),
+            entries: vec![PlaylistEntry {
+                dashboard: id("ops"),
+                seconds: 30,
+            }],
+        }],
         snapshot: snapshot(),
     }
 }
@@ -119,12 +127,14 @@ fn every_event() -> Vec<ServerEvent> {
             epoch: epoch.clone(),
             last_event_id: last.clone(),
             heartbeat_ms: 15_000,
+            build: Some("d08d6976370bd525".into()),
             view: view(),
         }),
         ServerEvent::Remove(Remove { id: id("orders") }),
         ServerEvent::Reset(Reset {
             epoch,
             last_event_id: last,
+            build: None,
             view: View {
                 dashboard: None,
                 ..view()
@@ -197,6 +207,30 @@ fn unknown_fields_are_ignored() {
 
     let data = r#"{"id":"a","value":{"kind":"gauge","value":1,"future":true},"at":1,"extra":1}"#;
     assert!(ServerEvent::decode("update", data).is_ok());
+}
+
+#[test]
+fn wall_screen_fields_are_optional_both_ways() {
+    // From a server that predates builds, playlists and kiosk dashboards.
+    let old = r#"{"protocol_version":1,"epoch":"e1","heartbeat_ms":15000,
+        "dashboards":[{"name":"ops","widgets":[]}],"snapshot":{"widgets":[]}}"#;
+    let ServerEvent::Init(init) = ServerEvent::decode("init", old).expect("decodes") else {
+        panic!("not an init");
+    };
+    assert_eq!(init.build, None);
+    assert!(init.view.playlists.is_empty());
+    assert!(!init.view.dashboards[0].kiosk);
+    // Left out again when unset, so an old client sees what it always saw.
+    let data = ServerEvent::Init(init).encode().unwrap().data;
+    assert!(!data.contains("build") && !data.contains("playlists") && !data.contains("kiosk"));
+
+    let reset = r#"{"epoch":"e1","build":"0123abcd","snapshot":{"widgets":[]},
+        "playlists":[{"name":"lobby","entries":[{"dashboard":"ops","seconds":30}]}]}"#;
+    let ServerEvent::Reset(reset) = ServerEvent::decode("reset", reset).expect("decodes") else {
+        panic!("not a reset");
+    };
+    assert_eq!(reset.build.as_deref(), Some("0123abcd"));
+    assert_eq!(reset.view.playlists[0].entries[0].seconds, 30);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser};
-use protocol::DashboardSpec;
+use protocol::{DashboardSpec, PlaylistSpec};
 
 use crate::access::ClientIpHeader;
 use crate::config_file::{self, ConfigFile};
@@ -223,6 +223,17 @@ pub struct Config {
     #[arg(skip)]
     pub dashboards: Vec<DashboardSpec>,
 
+    /// The playlists declared in the config file (filled by [`Config::load`]).
+    #[arg(skip)]
+    pub playlists: Vec<PlaylistSpec>,
+
+    /// The SPA build id sent to viewers in `init` and `reset`, instead of the
+    /// one read from the static dir's `index.html` (trunk's hash of the
+    /// bundle). For a deploy that serves the SPA from elsewhere, and for
+    /// tests of the reload that follows a changed build.
+    #[arg(long, env = "PULSEBOARD_BUILD_ID", value_parser = parse_build_id)]
+    pub build_id: Option<String>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "PULSEBOARD_WORKERS", value_parser = count_between(1, 1024))]
     pub workers: Option<usize>,
@@ -255,6 +266,8 @@ impl std::fmt::Debug for Config {
             .field("sync", &self.sync)
             .field("state_file", &self.state_file)
             .field("dashboards", &self.dashboards.len())
+            .field("playlists", &self.playlists.len())
+            .field("build_id", &self.build_id)
             .field(
                 "publish_tokens",
                 &format!("<{} hidden>", self.publish_tokens.len()),
@@ -319,6 +332,7 @@ impl Config {
         let ConfigFile {
             settings,
             dashboards,
+            playlists,
         } = config_file::read(&path)?;
         for (key, value) in settings {
             let long = key.replace('_', "-");
@@ -351,6 +365,7 @@ impl Config {
         })?;
         let mut config = Config::from_arg_matches(&matches)?;
         config.dashboards = dashboards;
+        config.playlists = playlists;
         Ok(config)
     }
 }
@@ -385,6 +400,22 @@ pub enum ConfigError {
 impl From<config_file::Error> for ConfigError {
     fn from(error: config_file::Error) -> ConfigError {
         ConfigError::File(error.to_string())
+    }
+}
+
+/// A build id goes into every `init` as JSON and is compared by the SPA:
+/// letters, digits, `.`, `_` and `-`, at most 64.
+fn parse_build_id(text: &str) -> Result<String, String> {
+    let valid = (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?}: use 1 to 64 letters, digits, '.', '_' or '-'"
+        ))
     }
 }
 

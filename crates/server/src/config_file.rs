@@ -16,13 +16,23 @@
 //! size = [2, 1]                       # columns, rows (1 to 4 each)
 //! thresholds = { warn = 70, critical = 90 }
 //! expect_every = "5m"                 # or seconds: 300
+//!
+//! [[playlist]]                        # a wall screen's rotation: ?playlist=lobby
+//! name = "lobby"
+//! seconds = 30                        # each dashboard's time, unless it says
+//! dashboards = ["ops", { name = "host", seconds = "10s" }]
 //! ```
+//!
+//! A dashboard may also say `kiosk = true`: it is then always shown as on a
+//! wall screen, as `?kiosk` shows any.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use protocol::{DashboardSpec, Size, WidgetId, WidgetKind, WidgetSpec};
+use protocol::{
+    DashboardSpec, PlaylistEntry, PlaylistSpec, Size, WidgetId, WidgetKind, WidgetSpec,
+};
 use serde::Deserialize;
 
 use crate::publish::{limits, ThresholdsBody};
@@ -33,6 +43,9 @@ pub struct ConfigFile {
     /// `(flag name with `_`, value as it would be written after `--flag=`)`.
     pub settings: Vec<(String, String)>,
     pub dashboards: Vec<DashboardSpec>,
+    /// Their dashboards are checked against the declared ones at start (the
+    /// built-in `host` dashboard is not in the file).
+    pub playlists: Vec<PlaylistSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +75,8 @@ pub fn read(path: &Path) -> Result<ConfigFile, Error> {
 struct FileContents {
     #[serde(default)]
     dashboard: Vec<DashboardInput>,
+    #[serde(default)]
+    playlist: Vec<PlaylistInput>,
     #[serde(flatten)]
     settings: toml::Table,
 }
@@ -71,9 +86,36 @@ struct FileContents {
 struct DashboardInput {
     name: String,
     title: Option<String>,
+    #[serde(default)]
+    kiosk: bool,
     #[serde(default, rename = "widget")]
     widgets: Vec<WidgetInput>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaylistInput {
+    name: String,
+    /// Each entry's time unless it gives its own.
+    seconds: Option<Seconds>,
+    dashboards: Vec<EntryInput>,
+}
+
+/// `"ops"`, or `{ name = "ops", seconds = 10 }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EntryInput {
+    Name(String),
+    Timed {
+        name: String,
+        seconds: Option<Seconds>,
+    },
+}
+
+/// A playlist entry's time when neither it nor its playlist says.
+pub const DEFAULT_PLAYLIST_SECONDS: u32 = 30;
+/// Longest time an entry may stay on screen: a day.
+const MAX_PLAYLIST_SECONDS: u32 = 86_400;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,16 +146,18 @@ pub fn parse(text: &str) -> Result<ConfigFile, String> {
         .map(|(key, value)| Ok((key.clone(), setting_value(&key, value)?)))
         .collect::<Result<_, String>>()?;
     let dashboards = dashboards(contents.dashboard)?;
+    let playlists = playlists(contents.playlist)?;
     Ok(ConfigFile {
         settings,
         dashboards,
+        playlists,
     })
 }
 
 /// Dashboards declared by the built-in sources use the same format.
 pub fn parse_dashboards(text: &str) -> Result<Vec<DashboardSpec>, String> {
     let file = parse(text)?;
-    if !file.settings.is_empty() {
+    if !file.settings.is_empty() || !file.playlists.is_empty() {
         return Err("only dashboards are expected here".into());
     }
     Ok(file.dashboards)
@@ -181,9 +225,70 @@ fn dashboards(inputs: Vec<DashboardInput>) -> Result<Vec<DashboardSpec>, String>
                 title: input.title,
                 widgets,
                 unsorted: false,
+                kiosk: input.kiosk,
             })
         })
         .collect()
+}
+
+fn playlists(inputs: Vec<PlaylistInput>) -> Result<Vec<PlaylistSpec>, String> {
+    let mut names = HashSet::new();
+    inputs
+        .into_iter()
+        .map(|input| {
+            let name = WidgetId::parse(input.name).map_err(|e| format!("playlist name: {e}"))?;
+            if !names.insert(name.clone()) {
+                return Err(format!("playlist `{name}` is declared twice"));
+            }
+            let what = format!("playlist `{name}`");
+            let default = match input.seconds {
+                Some(seconds) => playlist_seconds(seconds, &what)?,
+                None => DEFAULT_PLAYLIST_SECONDS,
+            };
+            if input.dashboards.is_empty() {
+                return Err(format!("{what}: `dashboards` is empty"));
+            }
+            let entries = input
+                .dashboards
+                .into_iter()
+                .map(|entry| {
+                    let (dashboard, seconds) = match entry {
+                        EntryInput::Name(dashboard) => (dashboard, None),
+                        EntryInput::Timed { name, seconds } => (name, seconds),
+                    };
+                    let dashboard =
+                        WidgetId::parse(dashboard).map_err(|e| format!("{what}: {e}"))?;
+                    let seconds = match seconds {
+                        Some(seconds) => playlist_seconds(seconds, &what)?,
+                        None => default,
+                    };
+                    Ok(PlaylistEntry { dashboard, seconds })
+                })
+                .collect::<Result<_, String>>()?;
+            Ok(PlaylistSpec { name, entries })
+        })
+        .collect()
+}
+
+fn playlist_seconds(seconds: Seconds, what: &str) -> Result<u32, String> {
+    let seconds = seconds
+        .to_seconds()
+        .map_err(|e| format!("{what}: seconds: {e}"))?;
+    u32::try_from(seconds)
+        .ok()
+        .filter(|s| (1..=MAX_PLAYLIST_SECONDS).contains(s))
+        .ok_or_else(|| format!("{what}: seconds must be 1 s to 1 day"))
+}
+
+impl Seconds {
+    fn to_seconds(&self) -> Result<u64, String> {
+        match self {
+            Seconds::Count(n) => Ok(u64::from(*n)),
+            Seconds::Text(text) => humantime::parse_duration(text)
+                .map(|d| d.as_secs())
+                .map_err(|e| format!("{text:?}: {e}")),
+        }
+    }
 }
 
 fn widget(input: WidgetInput) -> Result<WidgetSpec, String> {
@@ -202,12 +307,9 @@ fn widget(input: WidgetInput) -> Result<WidgetSpec, String> {
     let expect_every = input
         .expect_every
         .map(|every| {
-            let seconds = match every {
-                Seconds::Count(n) => n as u64,
-                Seconds::Text(text) => humantime::parse_duration(&text)
-                    .map_err(|e| format!("widget `{id}`: expect_every {text:?}: {e}"))?
-                    .as_secs(),
-            };
+            let seconds = every
+                .to_seconds()
+                .map_err(|e| format!("widget `{id}`: expect_every {e}"))?;
             let max = limits::EXPECT_EVERY_SECONDS;
             u32::try_from(seconds)
                 .ok()
@@ -271,6 +373,39 @@ mod tests {
         assert_eq!(ops.widgets[0].expect_every, Some(300));
         assert_eq!(ops.widgets[1].expect_every, Some(30));
         assert_eq!(ops.widgets[1].size, Size(1, 1));
+        assert!(!ops.kiosk);
+        assert!(file.playlists.is_empty());
+    }
+
+    #[test]
+    fn reads_playlists_and_kiosk_dashboards() {
+        let file = parse(
+            r#"
+            [[dashboard]]
+            name = "ops"
+            kiosk = true
+            [[playlist]]
+            name = "lobby"
+            seconds = "1m"
+            dashboards = ["ops", { name = "host", seconds = 10 }, { name = "sales" }]
+            [[playlist]]
+            name = "quick"
+            dashboards = ["ops"]
+            "#,
+        )
+        .unwrap();
+        assert!(file.dashboards[0].kiosk);
+        let entries: Vec<_> = file.playlists[0]
+            .entries
+            .iter()
+            .map(|e| (e.dashboard.as_str(), e.seconds))
+            .collect();
+        assert_eq!(entries, [("ops", 60), ("host", 10), ("sales", 60)]);
+        assert_eq!(file.playlists[1].name.as_str(), "quick");
+        assert_eq!(
+            file.playlists[1].entries[0].seconds,
+            DEFAULT_PLAYLIST_SECONDS
+        );
     }
 
     #[test]
@@ -283,6 +418,11 @@ mod tests {
             ("[[dashboard]]\nname = \"a\"\n[[dashboard.widget]]\nid = \"x\"\nkind = \"gauge\"\n[[dashboard]]\nname = \"b\"\n[[dashboard.widget]]\nid = \"x\"\nkind = \"number\"", "declared as a gauge and as a number"),
             ("[[dashboard]]\nname = \"a\"\n[[dashboard.widget]]\nid = \"x\"\nexpect_every = \"soon\"", "expect_every"),
             ("[[dashboard]]\nname = \"a\"\ncolour = \"red\"", "unknown field"),
+            ("[[playlist]]\nname = \"p\"\ndashboards = []", "is empty"),
+            ("[[playlist]]\nname = \"p\"\nseconds = 0\ndashboards = [\"a\"]", "1 s to 1 day"),
+            ("[[playlist]]\nname = \"p\"\ndashboards = [{ name = \"a\", seconds = \"2d\" }]", "1 s to 1 day"),
+            ("[[playlist]]\nname = \"p\"\ndashboards = [\"A!\"]", "invalid widget id"),
+            ("[[playlist]]\nname = \"p\"\ndashboards = [\"a\"]\n[[playlist]]\nname = \"p\"\ndashboards = [\"a\"]", "declared twice"),
             ("heartbeat_interval = { a = 1 }", "heartbeat_interval"),
             ("[[dashboard]\n", "expected"),
         ] {

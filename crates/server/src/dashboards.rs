@@ -1,9 +1,9 @@
-//! The declared dashboards, and which widgets a stream narrowed to one of them
-//! (or to a list of widgets) carries.
+//! The declared dashboards and playlists, and which widgets a stream narrowed
+//! to some of them (or to a list of widgets) carries.
 
 use std::collections::{HashMap, HashSet};
 
-use protocol::{DashboardSpec, WidgetId, WidgetKind};
+use protocol::{DashboardSpec, PlaylistSpec, WidgetId, WidgetKind};
 
 #[derive(Debug)]
 pub struct Dashboards {
@@ -15,6 +15,16 @@ pub struct Dashboards {
     members: Vec<HashSet<WidgetId>>,
     /// Every widget some dashboard declares, with its declared kind if any.
     declared: HashMap<WidgetId, Option<WidgetKind>>,
+    /// Wall-screen rotations; each names only dashboards of `specs`.
+    playlists: Vec<PlaylistSpec>,
+}
+
+/// A playlist names a dashboard nobody declared.
+#[derive(Debug, thiserror::Error)]
+#[error("playlist `{playlist}` names dashboard `{dashboard}`, which is not declared")]
+pub struct UnknownDashboard {
+    pub playlist: String,
+    pub dashboard: String,
 }
 
 /// What a stream carries.
@@ -24,6 +34,9 @@ pub enum Filter {
     All,
     /// The widgets of `dashboards[i]`.
     Dashboard(usize),
+    /// The widgets of several dashboards (`?dashboards=a,b` or
+    /// `?playlist=`): a wall screen rotating through them on one stream.
+    Dashboards(Vec<usize>),
     /// A dashboard name nobody declared: nothing.
     UnknownDashboard,
     /// `?topics=a,b`: just these widgets.
@@ -40,6 +53,7 @@ impl Dashboards {
                 title: Some("Dashboard".into()),
                 widgets: Vec::new(),
                 unsorted: true,
+                kiosk: false,
             });
         }
         for (i, spec) in specs.iter_mut().enumerate() {
@@ -58,7 +72,72 @@ impl Dashboards {
             specs,
             members,
             declared,
+            playlists: Vec::new(),
         }
+    }
+
+    /// Adds the playlists, once each is checked to name declared dashboards.
+    pub fn with_playlists(
+        mut self,
+        playlists: Vec<PlaylistSpec>,
+    ) -> Result<Dashboards, UnknownDashboard> {
+        for playlist in &playlists {
+            for entry in &playlist.entries {
+                if self.index_of(entry.dashboard.as_str()).is_none() {
+                    return Err(UnknownDashboard {
+                        playlist: playlist.name.to_string(),
+                        dashboard: entry.dashboard.to_string(),
+                    });
+                }
+            }
+        }
+        self.playlists = playlists;
+        Ok(self)
+    }
+
+    pub fn playlists(&self) -> &[PlaylistSpec] {
+        &self.playlists
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.specs
+            .iter()
+            .position(|spec| spec.name.as_str() == name)
+    }
+
+    /// The filter of `?dashboards=a,b`: the named dashboards that exist (an
+    /// empty name is the default one); none at all carries nothing.
+    pub fn filter_for_list(&self, names: &str) -> Filter {
+        let mut indices: Vec<usize> = names
+            .split(',')
+            .map(str::trim)
+            .filter_map(|name| match name {
+                "" => Some(0),
+                name => self.index_of(name),
+            })
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        if indices.is_empty() {
+            Filter::UnknownDashboard
+        } else {
+            Filter::Dashboards(indices)
+        }
+    }
+
+    /// The filter of `?playlist=<name>`: its dashboards' widgets.
+    pub fn filter_for_playlist(&self, name: &str) -> Filter {
+        let Some(playlist) = self.playlists.iter().find(|p| p.name.as_str() == name) else {
+            return Filter::UnknownDashboard;
+        };
+        let mut indices: Vec<usize> = playlist
+            .entries
+            .iter()
+            .filter_map(|entry| self.index_of(entry.dashboard.as_str()))
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        Filter::Dashboards(indices)
     }
 
     pub fn specs(&self) -> &[DashboardSpec] {
@@ -75,9 +154,7 @@ impl Dashboards {
         if name.is_empty() {
             return Filter::Dashboard(0);
         }
-        self.specs
-            .iter()
-            .position(|spec| spec.name.as_str() == name)
+        self.index_of(name)
             .map_or(Filter::UnknownDashboard, Filter::Dashboard)
     }
 
@@ -92,13 +169,17 @@ impl Dashboards {
     pub fn admits(&self, filter: &Filter, id: &WidgetId) -> bool {
         match filter {
             Filter::All => true,
-            Filter::Dashboard(i) => {
-                self.members[*i].contains(id)
-                    || (self.specs[*i].unsorted && !self.declared.contains_key(id))
-            }
+            Filter::Dashboard(i) => self.dashboard_admits(*i, id),
+            Filter::Dashboards(indices) => indices.iter().any(|i| self.dashboard_admits(*i, id)),
             Filter::UnknownDashboard => false,
             Filter::Topics(ids) => ids.contains(id),
         }
+    }
+}
+
+impl Dashboards {
+    fn dashboard_admits(&self, i: usize, id: &WidgetId) -> bool {
+        self.members[i].contains(id) || (self.specs[i].unsorted && !self.declared.contains_key(id))
     }
 }
 
@@ -109,7 +190,7 @@ impl Filter {
         match self {
             Filter::All => Some(0),
             Filter::Dashboard(i) => Some(i + 1),
-            Filter::UnknownDashboard | Filter::Topics(_) => None,
+            Filter::Dashboards(_) | Filter::UnknownDashboard | Filter::Topics(_) => None,
         }
     }
 }
@@ -140,6 +221,7 @@ mod tests {
                 })
                 .collect(),
             unsorted: false,
+            kiosk: false,
         }
     }
 
@@ -174,6 +256,63 @@ mod tests {
         assert_eq!(
             dashboards.name_of(&dashboards.filter_for("")).as_deref(),
             Some("main")
+        );
+    }
+
+    #[test]
+    fn several_dashboards_on_one_stream() {
+        let dashboards = Dashboards::new(vec![
+            dashboard("ops", &[("orders", None)]),
+            dashboard("host", &[("host.cpu", None)]),
+            dashboard("sales", &[("revenue", None)]),
+        ]);
+        let both = dashboards.filter_for_list("sales, nope,host,host");
+        assert_eq!(both, Filter::Dashboards(vec![1, 2]));
+        assert!(dashboards.admits(&both, &id("host.cpu")));
+        assert!(dashboards.admits(&both, &id("revenue")));
+        assert!(!dashboards.admits(&both, &id("orders")));
+        assert!(!dashboards.admits(&both, &id("adhoc")));
+        // The default dashboard brings the undeclared widgets along.
+        let with_default = dashboards.filter_for_list(",sales");
+        assert!(dashboards.admits(&with_default, &id("adhoc")));
+        assert_eq!(dashboards.filter_for_list("nope"), Filter::UnknownDashboard);
+        assert_eq!(both.cache_slot(), None);
+    }
+
+    #[test]
+    fn playlists_name_declared_dashboards() {
+        let specs = || {
+            vec![
+                dashboard("ops", &[("orders", None)]),
+                dashboard("host", &[("host.cpu", None)]),
+            ]
+        };
+        let playlist = |entries: &[&str]| PlaylistSpec {
+            name: id("lobby"),
+            entries: entries
+                .iter()
+                .map(|name| protocol::PlaylistEntry {
+                    dashboard: id(name),
+                    seconds: 5,
+                })
+                .collect(),
+        };
+        let dashboards = Dashboards::new(specs())
+            .with_playlists(vec![playlist(&["host", "ops", "host"])])
+            .unwrap();
+        assert_eq!(dashboards.playlists().len(), 1);
+        let lobby = dashboards.filter_for_playlist("lobby");
+        assert_eq!(lobby, Filter::Dashboards(vec![0, 1]));
+        assert_eq!(
+            dashboards.filter_for_playlist("nope"),
+            Filter::UnknownDashboard
+        );
+        let error = Dashboards::new(specs())
+            .with_playlists(vec![playlist(&["ops", "sales"])])
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "playlist `lobby` names dashboard `sales`, which is not declared"
         );
     }
 }

@@ -56,6 +56,9 @@ pub enum ResetReason {
     ForeignEpoch,
     /// It resumed with an id that is not one (garbage, or never handed out).
     InvalidId,
+    /// It runs another build of the SPA than the one served now (`?build=`):
+    /// the `reset` tells it the new build, and it reloads.
+    OtherBuild,
 }
 
 impl ResetReason {
@@ -66,6 +69,7 @@ impl ResetReason {
             ResetReason::Expired => "expired",
             ResetReason::ForeignEpoch => "foreign_epoch",
             ResetReason::InvalidId => "invalid_id",
+            ResetReason::OtherBuild => "other_build",
         }
     }
 }
@@ -113,6 +117,9 @@ pub struct Hub {
 
 struct Shared {
     epoch: String,
+    /// The SPA build served (see `protocol::build_id_in_html`), told to every
+    /// viewer in `init` and `reset`.
+    build: Option<String>,
     heartbeat_interval: Duration,
     /// Sent in `shutdown`: how long clients wait before reconnecting.
     reconnect_after: Duration,
@@ -169,6 +176,7 @@ impl Hub {
         Hub {
             shared: Arc::new(Shared {
                 epoch: start.epoch,
+                build: config.build_id.clone(),
                 heartbeat_interval: config.heartbeat_interval,
                 reconnect_after: config.reconnect_after,
                 ring_size: capacity.next_power_of_two(),
@@ -193,6 +201,11 @@ impl Hub {
 
     pub fn epoch(&self) -> &str {
         &self.shared.epoch
+    }
+
+    /// The SPA build viewers are told about.
+    pub fn build(&self) -> Option<&str> {
+        self.shared.build.as_deref()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -305,12 +318,19 @@ impl Hub {
     /// be replayed. Either way live events follow without a gap.
     ///
     /// `filter` narrows the snapshot; the caller skips the events it does not
-    /// admit (see [`Hub::admits`]).
+    /// admit (see [`Hub::admits`]). A viewer that says it runs another SPA
+    /// build than the one served (`client_build`) resumes with a `reset`,
+    /// which tells it the build, rather than a replay, which would not.
     pub fn subscribe(
         &self,
         resume_after: Option<&str>,
+        client_build: Option<&str>,
         filter: &Filter,
     ) -> Result<Subscription, HubError> {
+        let other_build = matches!((client_build, self.build()), (Some(client), Some(served)) if client != served);
+        if resume_after.is_some() && other_build {
+            return self.resync(ResetReason::OtherBuild, filter);
+        }
         let mut state = self.lock();
         let replay = resume_after.map(|raw| self.replay_after(&state, raw));
         let backlog = match replay {
@@ -347,6 +367,7 @@ impl Hub {
                 ServerEvent::Reset(Reset {
                     epoch: hub.shared.epoch.clone(),
                     last_event_id: hub.event_id(seq),
+                    build: hub.shared.build.clone(),
                     view: hub.view(state, filter),
                 })
             },
@@ -375,6 +396,7 @@ impl Hub {
                     epoch: hub.shared.epoch.clone(),
                     last_event_id: hub.event_id(seq),
                     heartbeat_ms: hub.shared.heartbeat_interval.as_millis() as u64,
+                    build: hub.shared.build.clone(),
                     view: hub.view(state, filter),
                 })
             },
@@ -387,6 +409,7 @@ impl Hub {
         View {
             dashboards: dashboards.specs().to_vec(),
             dashboard: dashboards.name_of(filter),
+            playlists: dashboards.playlists().to_vec(),
             snapshot: state.store.snapshot(|id| dashboards.admits(filter, id)),
         }
     }

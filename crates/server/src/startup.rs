@@ -52,6 +52,8 @@ pub enum BuildError {
     TokenTooShort(#[from] TokenTooShort),
     #[error(transparent)]
     PublishToken(#[from] crate::secret_file::SecretError),
+    #[error(transparent)]
+    Playlist(#[from] crate::dashboards::UnknownDashboard),
 }
 
 impl Application {
@@ -59,14 +61,23 @@ impl Application {
     /// [`Application::run_until_stopped`]. When `shutdown` resolves, every stream
     /// is sent a `shutdown` event and the server stops gracefully.
     pub fn build(
-        config: Config,
+        mut config: Config,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Application, BuildError> {
         check_lengths(&config.publish_tokens, "publish")?;
         check_lengths(&config.viewer_tokens, "viewer")?;
+        let dashboards = dashboards(&config)?;
         let listener = listen(&config.addr)?;
         let addr = listener.local_addr()?;
-        let (hub, log) = log::start(&config, dashboards(&config), Metrics::new())?;
+        // Reads and compresses the SPA once, before any worker starts (the
+        // wasm's brotli copy follows from a background thread): every worker
+        // serves the same bytes from memory. Its build id goes into every
+        // `init`, unless `--build-id` says otherwise.
+        let spa = web::Data::from(static_files::Spa::load(&config.static_dir));
+        if config.build_id.is_none() {
+            config.build_id = spa.build_id();
+        }
+        let (hub, log) = log::start(&config, dashboards, Metrics::new())?;
         let proxies = TrustedProxies::new(
             config.trusted_proxies.clone(),
             config.client_ip_header.clone(),
@@ -136,10 +147,6 @@ impl Application {
         let app_hub = web::Data::new(hub.clone());
         let app_log = web::Data::new(log.clone());
         let app_readiness = web::Data::new(readiness.clone());
-        // Reads and compresses the SPA once, before any worker starts (the
-        // wasm's brotli copy follows from a background thread): every worker
-        // serves the same bytes from memory.
-        let spa = web::Data::from(static_files::Spa::load(&config.static_dir));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_hub.clone())
@@ -284,13 +291,14 @@ impl Application {
 }
 
 /// The dashboards of the config file, then the built-in `host` one when host
-/// metrics are on (unless the file declares its own `host`).
-fn dashboards(config: &Config) -> Dashboards {
+/// metrics are on (unless the file declares its own `host`), and the
+/// playlists, which may name any of them.
+fn dashboards(config: &Config) -> Result<Dashboards, BuildError> {
     let mut specs = config.dashboards.clone();
     if config.host_metrics && !specs.iter().any(|d| d.name.as_str() == "host") {
         specs.push(sources::host::dashboard());
     }
-    Dashboards::new(specs)
+    Ok(Dashboards::new(specs).with_playlists(config.playlists.clone())?)
 }
 
 /// Connections the kernel queues until they are accepted (capped by

@@ -198,6 +198,15 @@ impl Spa {
         self.files.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The SPA build served: the hash in the bundle's name that `index.html`
+    /// preloads (see `protocol::build_id_in_html`). `None` without an SPA.
+    pub fn build_id(&self) -> Option<String> {
+        let index = self.get("index.html")?;
+        let html = &index.variants.last()?.body;
+        let html = std::str::from_utf8(html).ok()?;
+        protocol::build_id_in_html(html).map(str::to_owned)
+    }
+
     /// The file served at `path` (relative, `/`-separated, decoded), if any.
     fn get(&self, path: &str) -> Option<Arc<Asset>> {
         self.read().get(path).cloned()

@@ -677,9 +677,13 @@ async fn a_flag_or_an_env_var_beats_the_config_file() {
 
 #[actix_web::test]
 async fn a_bad_config_file_stops_the_binary_with_a_clear_message() {
-    let cases: [(&str, &[&str]); 9] = [
+    let cases: [(&str, &[&str]); 10] = [
         ("colour = \"red\"", &["unknown setting `colour`"]),
         ("config = \"other.toml\"", &["unknown setting `config`"]),
+        (
+            "[[dashboard]]\nname = \"a\"\n[[playlist]]\nname = \"wall\"\ndashboards = [\"a\", \"b\"]",
+            &["playlist `wall`", "`b`", "not declared"],
+        ),
         ("heartbeat_interval = \"soon\"", &["heartbeat-interval"]),
         ("max_widgets = { a = 1 }", &["max_widgets"]),
         (

@@ -2,8 +2,8 @@ use yew::prelude::*;
 
 use super::clock::use_clock;
 use crate::format;
-use crate::state::{ConnectionState, DashboardState};
-use crate::stream::use_dashboard;
+use crate::liveness::{ConnectionState, Liveness};
+use crate::stream::use_stream;
 
 /// The countdown and the "last event" age move once a second.
 const TICK_MS: u32 = 1_000;
@@ -20,11 +20,15 @@ const TICK_MS: u32 = 1_000;
 /// change every second and would otherwise be read out every second.
 #[function_component]
 pub fn ConnectionBadge() -> Html {
-    let store = use_dashboard();
+    let status = use_stream();
     // The tick only re-renders; the exact time is read now, so a countdown
     // that was just scheduled is not off by up to a tick.
     use_clock(TICK_MS);
-    let view = BadgeView::of(&store, js_sys::Date::now());
+    let view = BadgeView::of(
+        &status.liveness,
+        status.clock.last_event_at(),
+        js_sys::Date::now(),
+    );
     html! {
         <div class="connection">
             <span
@@ -67,9 +71,8 @@ pub struct BadgeView {
 }
 
 impl BadgeView {
-    pub fn of(state: &DashboardState, now_ms: f64) -> BadgeView {
-        let last_event = state
-            .last_event_at
+    pub fn of(state: &Liveness, last_event_at: Option<f64>, now_ms: f64) -> BadgeView {
+        let last_event = last_event_at
             .map(|at_ms| format!("last event {}", format::ago((now_ms - at_ms) / 1000.0)));
         let (state_name, label) = match state.connection {
             // Events arriving beat what the browser thinks of its network.
@@ -113,36 +116,30 @@ fn countdown(remaining_ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::RetryInfo;
+    use crate::liveness::RetryInfo;
 
-    fn with(
-        connection: ConnectionState,
-        offline: bool,
-        retry: Option<RetryInfo>,
-    ) -> DashboardState {
-        DashboardState {
+    fn with(connection: ConnectionState, offline: bool, retry: Option<RetryInfo>) -> Liveness {
+        Liveness {
             connection,
             offline,
             retry,
-            ..DashboardState::default()
         }
     }
 
     #[test]
     fn live_and_connecting() {
-        let view = BadgeView::of(&with(ConnectionState::Connecting, false, None), 0.0);
+        let view = BadgeView::of(&with(ConnectionState::Connecting, false, None), None, 0.0);
         assert_eq!(view.state, "connecting");
         assert_eq!(view.attempt, None);
         assert_eq!(view.last_event, None);
 
-        let mut state = with(ConnectionState::Live, false, None);
-        state.last_event_at = Some(10_000.0);
-        let view = BadgeView::of(&state, 22_500.0);
+        let state = with(ConnectionState::Live, false, None);
+        let view = BadgeView::of(&state, Some(10_000.0), 22_500.0);
         assert_eq!((view.state, view.label), ("live", "Live"));
         assert_eq!(view.detail, None);
         assert_eq!(view.last_event.as_deref(), Some("last event 12s ago"));
         assert_eq!(view.trouble(), None);
-        let connecting = BadgeView::of(&with(ConnectionState::Connecting, false, None), 0.0);
+        let connecting = BadgeView::of(&with(ConnectionState::Connecting, false, None), None, 0.0);
         assert_eq!(connecting.trouble(), None);
     }
 
@@ -153,13 +150,13 @@ mod tests {
             at_ms: 10_000.0,
         };
         let state = with(ConnectionState::Reconnecting, false, Some(retry));
-        let view = BadgeView::of(&state, 6_100.0);
+        let view = BadgeView::of(&state, None, 6_100.0);
         assert_eq!(view.state, "reconnecting");
         assert_eq!(view.attempt, Some(3));
         assert_eq!(view.detail.as_deref(), Some("attempt 3 · in 4s"));
-        let view = BadgeView::of(&state, 9_999.0);
+        let view = BadgeView::of(&state, None, 9_999.0);
         assert_eq!(view.detail.as_deref(), Some("attempt 3 · in 1s"));
-        let view = BadgeView::of(&state, 10_000.0);
+        let view = BadgeView::of(&state, None, 10_000.0);
         assert_eq!(view.detail.as_deref(), Some("attempt 3 · connecting…"));
         assert_eq!(view.trouble(), Some("Reconnecting"));
     }
@@ -170,14 +167,14 @@ mod tests {
             attempt: 2,
             at_ms: 0.0,
         });
-        let view = BadgeView::of(&with(ConnectionState::Reconnecting, true, retry), 0.0);
+        let view = BadgeView::of(&with(ConnectionState::Reconnecting, true, retry), None, 0.0);
         assert_eq!((view.state, view.label), ("offline", "Offline"));
         assert_eq!(view.trouble(), Some("Offline"));
         assert_eq!(view.attempt, None);
         assert_eq!(view.detail, None);
-        let view = BadgeView::of(&with(ConnectionState::Connecting, true, None), 0.0);
+        let view = BadgeView::of(&with(ConnectionState::Connecting, true, None), None, 0.0);
         assert_eq!(view.state, "offline");
-        let view = BadgeView::of(&with(ConnectionState::Live, true, None), 0.0);
+        let view = BadgeView::of(&with(ConnectionState::Live, true, None), None, 0.0);
         assert_eq!(view.state, "live");
     }
 }

@@ -2,9 +2,20 @@ use protocol::DashboardSpec;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::layout::{self, current_name};
+use crate::layout;
 use crate::route::Route;
-use crate::stream::use_dashboard;
+use crate::state::Menu;
+use crate::widgets::Shared;
+
+#[derive(Properties, PartialEq)]
+pub struct DashboardNavProps {
+    /// Shared with the stream's state: equal until a snapshot changes it, so
+    /// the menu does not re-render with every frame of values.
+    pub menu: Shared<Menu>,
+    /// The dashboard on screen.
+    #[prop_or_default]
+    pub current: Option<AttrValue>,
+}
 
 /// The menu of declared dashboards, in the server's order, the one on screen
 /// marked.
@@ -12,15 +23,12 @@ use crate::stream::use_dashboard;
 /// DOM contract: `data-testid="dashboard-nav"`; each link has
 /// `data-dashboard="<name>"`, and the current one `aria-current="page"`.
 #[function_component]
-pub fn DashboardNav() -> Html {
-    let store = use_dashboard();
-    let route = use_route::<Route>().unwrap_or(Route::NotFound);
-    let dashboards = &store.view.dashboards;
+pub fn DashboardNav(props: &DashboardNavProps) -> Html {
+    let dashboards = &props.menu.dashboards;
     if dashboards.is_empty() {
         return Html::default();
     }
-    let current = current_name(&store.view, store.has_snapshot(), route.dashboard_param())
-        .filter(|_| route != Route::NotFound);
+    let current = props.current.as_deref();
     html! {
         <nav class="dashboard-nav" data-testid="dashboard-nav" aria-label="Dashboards">
             { for dashboards.iter().map(|spec| html! {

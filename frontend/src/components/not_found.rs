@@ -1,7 +1,7 @@
 use yew::prelude::*;
 
 use super::nav::DashboardLink;
-use crate::stream::use_dashboard;
+use crate::stream::use_view;
 
 #[derive(Properties, PartialEq)]
 pub struct NotFoundProps {
@@ -14,8 +14,8 @@ pub struct NotFoundProps {
 /// DOM contract: `data-testid="dashboard-not-found"`, links with `data-dashboard`.
 #[function_component]
 pub fn NotFound(props: &NotFoundProps) -> Html {
-    let store = use_dashboard();
-    let dashboards = &store.view.dashboards;
+    let view = use_view();
+    let dashboards = &view.menu.dashboards;
     html! {
         <section class="empty" data-testid="dashboard-not-found">
             <h2>{ &props.heading }</h2>

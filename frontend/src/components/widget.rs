@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use protocol::{Size, StatusLevel, Widget, WidgetKind, WidgetSpec, WidgetValue};
 use yew::prelude::*;
 
@@ -6,16 +8,46 @@ use super::{
     series::SeriesView, status::StatusView, text::TextView, unknown::UnknownView,
 };
 use crate::freshness::freshness;
+use crate::layout::with_defaults;
 use crate::level;
+use crate::widgets::Shared;
 
-#[derive(Properties, PartialEq)]
+#[derive(Properties)]
 pub struct WidgetCardProps {
-    /// The value, with its dashboard's declared defaults already filled in.
-    pub widget: Widget,
+    /// The value, shared with the stream's state.
+    pub widget: Shared<Widget>,
+    /// Its declaration, whose defaults fill in what the value lacks.
+    #[prop_or_default]
+    pub declared: Option<Shared<WidgetSpec>>,
     /// Grid cells it spans.
     pub size: Size,
     /// "Now" on the server's clock, for the widget's age.
     pub server_now_ms: f64,
+}
+
+/// Equal, so the card is not rendered again, while it holds the same widget
+/// and declaration (compared by pointer: the state copies a widget when it
+/// changes it) and the clock has not moved what it shows ("updated 5m ago",
+/// stale or not). Every dashboard re-renders once a second for the ages; of
+/// its cards only those whose age text changes render again.
+impl PartialEq for WidgetCardProps {
+    fn eq(&self, other: &Self) -> bool {
+        self.widget == other.widget
+            && self.declared == other.declared
+            && self.size == other.size
+            && (self.server_now_ms == other.server_now_ms
+                || self.freshness_at(self.server_now_ms) == self.freshness_at(other.server_now_ms))
+    }
+}
+
+impl WidgetCardProps {
+    fn freshness_at(&self, server_now_ms: f64) -> crate::freshness::Freshness {
+        let expect_every = self
+            .widget
+            .expect_every
+            .or_else(|| self.declared.as_ref().and_then(|d| d.expect_every));
+        freshness(self.widget.updated_at, expect_every, server_now_ms)
+    }
 }
 
 /// One card of the grid: title, age when it is not fresh, and the body for the
@@ -34,7 +66,14 @@ pub struct WidgetCardProps {
 ///   for a number or gauge that has thresholds.
 #[function_component]
 pub fn WidgetCard(props: &WidgetCardProps) -> Html {
-    let widget = &props.widget;
+    #[cfg(all(test, target_arch = "wasm32"))]
+    render_count::record(props.widget.id.as_str());
+    // Only a card that renders pays for its declared defaults.
+    let widget: Cow<Widget> = match &props.declared {
+        Some(declared) => Cow::Owned(with_defaults((*props.widget).clone(), declared)),
+        None => Cow::Borrowed(&*props.widget),
+    };
+    let widget = &*widget;
     let kind = kind_name(&widget.value);
     let fresh = freshness(widget.updated_at, widget.expect_every, props.server_now_ms);
     let level = level::of_value(&widget.value);
@@ -90,7 +129,9 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct WaitingCardProps {
-    pub spec: WidgetSpec,
+    pub spec: Shared<WidgetSpec>,
+    /// Grid cells it spans (its declared size, or a kiosk grid's span).
+    pub size: Size,
 }
 
 /// A declared widget nothing was published to yet: it keeps its place (and
@@ -104,7 +145,7 @@ pub fn WaitingCard(props: &WaitingCardProps) -> Html {
     let title = spec.title.clone().unwrap_or_else(|| spec.id.to_string());
     html! {
         <article
-            class={classes!("card", "card--waiting", size_classes(spec.size))}
+            class={classes!("card", "card--waiting", size_classes(props.size))}
             data-widget-id={spec.id.to_string()}
             data-kind={spec.kind.map(WidgetKind::as_str)}
             data-empty="true"
@@ -139,6 +180,25 @@ fn alert_class(level: Option<StatusLevel>) -> Option<&'static str> {
         StatusLevel::Critical => Some("card--alert-critical"),
         StatusLevel::Warn => Some("card--alert-warn"),
         StatusLevel::Ok | StatusLevel::Unknown => None,
+    }
+}
+
+/// How often each card rendered, for the render-path tests in the browser.
+#[cfg(all(test, target_arch = "wasm32"))]
+pub mod render_count {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    thread_local! {
+        static RENDERS: RefCell<HashMap<String, u32>> = RefCell::default();
+    }
+
+    pub fn record(id: &str) {
+        RENDERS.with(|r| *r.borrow_mut().entry(id.to_owned()).or_default() += 1);
+    }
+
+    pub fn of(id: &str) -> u32 {
+        RENDERS.with(|r| r.borrow().get(id).copied().unwrap_or(0))
     }
 }
 

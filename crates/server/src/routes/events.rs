@@ -55,20 +55,46 @@ struct StreamQuery {
     dashboard: Option<String>,
     /// Only these widgets, comma-separated.
     topics: Option<String>,
+    /// Only these dashboards' widgets, comma-separated (a wall screen's rotation).
+    dashboards: Option<String>,
+    /// Only the widgets of this playlist's dashboards.
+    playlist: Option<String>,
+    /// The SPA build the viewer runs: one other than the build served
+    /// resumes with a `reset` (which names the build) instead of a replay.
+    build: Option<String>,
 }
 
 /// What the query narrows the stream to.
 fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
     let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_filter", message);
-    match (&query.dashboard, &query.topics) {
-        (None, None) => Ok(Filter::All),
-        (Some(name), None) => Ok(hub.dashboards().filter_for(name.trim())),
-        (None, Some(topics)) => topics
+    let dashboards = hub.dashboards();
+    let given = [
+        query.dashboard.as_ref(),
+        query.topics.as_ref(),
+        query.dashboards.as_ref(),
+        query.playlist.as_ref(),
+    ];
+    if given.iter().flatten().count() > 1 {
+        return Err(bad(
+            "use one of `dashboard`, `dashboards`, `playlist` and `topics`".into(),
+        ));
+    }
+    if let Some(name) = &query.dashboard {
+        return Ok(dashboards.filter_for(name.trim()));
+    }
+    if let Some(names) = &query.dashboards {
+        return Ok(dashboards.filter_for_list(names));
+    }
+    if let Some(name) = &query.playlist {
+        return Ok(dashboards.filter_for_playlist(name.trim()));
+    }
+    match &query.topics {
+        None => Ok(Filter::All),
+        Some(topics) => topics
             .split(',')
             .map(|id| WidgetId::parse(id.trim()).map_err(|e| bad(format!("`topics`: {e}"))))
             .collect::<Result<_, _>>()
             .map(Filter::Topics),
-        (Some(_), Some(_)) => Err(bad("use `dashboard` or `topics`, not both".into())),
     }
 }
 
@@ -78,6 +104,9 @@ fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
     params(
         ("dashboard" = Option<String>, Query, description = "only this dashboard's widgets; empty for the default one"),
         ("topics" = Option<String>, Query, description = "only these widgets, comma-separated"),
+        ("dashboards" = Option<String>, Query, description = "only these dashboards' widgets, comma-separated (a rotation on one stream)"),
+        ("playlist" = Option<String>, Query, description = "only the widgets of this playlist's dashboards"),
+        ("build" = Option<String>, Query, description = "the SPA build the viewer runs: another than the one served resumes with a `reset`"),
         ("last_event_id" = Option<String>, Query, description = "resume after this event (the `Last-Event-ID` header wins)"),
     ),
     responses(
@@ -122,7 +151,11 @@ async fn open_stream(
         full.into_error()
     })?;
     let subscription = hub
-        .subscribe(resume_position(&req, &query).as_deref(), &filter)
+        .subscribe(
+            resume_position(&req, &query).as_deref(),
+            query.build.as_deref().map(str::trim),
+            &filter,
+        )
         .map_err(|error| {
             tracing::error!(%error, "could not build the first event");
             ApiError::new(
