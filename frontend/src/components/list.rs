@@ -44,7 +44,7 @@ pub fn ListView(props: &ListProps) -> Html {
 /// `"12.3 %"` or `"12.3%"` → `Some(12.3)`, clamped to 0..=100; anything else → `None`.
 pub fn percent_of(value: &str) -> Option<f64> {
     let number = value.trim().strip_suffix('%')?.trim_end();
-    let number: f64 = number.parse().ok()?;
+    let number = crate::format::parse_f64(number)?;
     number.is_finite().then(|| number.clamp(0.0, 100.0))
 }
 
