@@ -76,7 +76,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::backoff::{Backoff, Retry};
-use crate::frame::next_frame;
+use crate::frame::{next_frame, FRAME_MS};
 use crate::liveness::{heartbeat_overdue, Liveness, RetryInfo, Signal};
 use crate::reload::{self, Decision};
 use crate::session::{after_stream_error, AfterStreamError, Gate, SessionAction, SessionHandle};
@@ -242,8 +242,10 @@ struct Supervisor {
     /// The view with the events of the frame in progress folded in; `None`
     /// when nothing arrived since the last render.
     pending: RefCell<Option<ViewState>>,
-    /// A render is asked for the next animation frame.
+    /// A render is asked for.
     frame_requested: Cell<bool>,
+    /// When the last render was handed over (browser clock, ms).
+    rendered_at_ms: Cell<f64>,
     /// The liveness as last published.
     liveness: Cell<Liveness>,
     /// The SPA build this page runs.
@@ -304,6 +306,7 @@ impl Supervisor {
             published: RefCell::new(cleared),
             pending: RefCell::new(None),
             frame_requested: Cell::new(false),
+            rendered_at_ms: Cell::new(0.0),
             liveness: Cell::new(liveness),
             own_build: reload::own_build(),
             reload_due: Cell::new(false),
@@ -512,11 +515,15 @@ impl Supervisor {
             return;
         }
         let weak = Rc::downgrade(self);
-        next_frame(Rc::new(move || {
-            if let Some(supervisor) = weak.upgrade() {
-                supervisor.render();
-            }
-        }));
+        let idle = now_ms() - self.rendered_at_ms.get() >= FRAME_MS;
+        next_frame(
+            Rc::new(move || {
+                if let Some(supervisor) = weak.upgrade() {
+                    supervisor.render();
+                }
+            }),
+            idle,
+        );
     }
 
     /// Hands the frame's view to the views: one render for every event since
@@ -531,6 +538,7 @@ impl Supervisor {
         let Some(next) = self.pending.borrow_mut().take() else {
             return;
         };
+        self.rendered_at_ms.set(now_ms());
         *self.published.borrow_mut() = Rc::new(next);
         self.publish_context();
         if self.reload_due.replace(false) {
