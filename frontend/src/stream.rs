@@ -11,11 +11,14 @@
 //! reducer ([`crate::state::ViewState`]) owns the view: the supervisor folds
 //! each event into the state being built as it arrives (cheap: only the
 //! widget it changes is copied, see [`crate::widgets`]) and hands the result
-//! to the views once per animation frame ([`crate::frame`]), so events that
-//! arrive together are rendered once. Liveness is published only when it
-//! changes, and the time of the last event and the clock offset, which
-//! change with every event or heartbeat, are cells read by the views on their
-//! own clock ticks: neither makes anything re-render per event.
+//! to the views at most once per animation frame ([`crate::frame`]), so
+//! events that arrive together are rendered once. Liveness is published only
+//! when it changes, and the time of the last event and the clock offset,
+//! which change with every event or heartbeat, are cells read by the views on
+//! their own clock ticks: neither makes anything re-render per event. The
+//! three share one context ([`StreamContext`]): a context provider and a
+//! state hook each cost the bundle more than the badge costs re-rendering
+//! with the frames that bring news.
 //!
 //! Reconnecting is always ours. On any `error` (a dropped connection, a refused
 //! one, an HTTP error from a proxy), on a silent connection (no event for 2.5
