@@ -5,6 +5,8 @@
 #
 #   scripts/bench.sh [--quick] [--baseline] [--dashboard] [idle] [fanout] [findrate] [churn] [floor]
 #                    [publish] [restart]
+#   scripts/bench.sh [--quick] [--spa-before=REF] spa
+#   scripts/bench.sh [--quick] [--soak-minutes=N] soak
 #
 # --dashboard opens every stream as the SPA does, narrowed to the default
 # dashboard (`/api/events?dashboard=`), instead of the unfiltered stream.
@@ -17,6 +19,14 @@
 # latency at 1,000 publishes/s, for the durable log with --sync full, with
 # --sync normal, and in memory; `restart` restarts a durable server under
 # 1,000 viewers (SIGTERM, then SIGKILL) and times their return.
+# `spa` measures the SPA in headless Chromium (frontend/e2e/spa-bench.mjs):
+# publish -> new value in the DOM for 1 and 200 widgets x 10 updates/s and
+# the page's main-thread load, 60 widgets x 10/s with the CPU throttled 4x,
+# and the server's RSS after 1,000 page loads. --spa-before=REF also builds
+# the SPA of git ref REF (in a worktree under target/bench/spa-before) and
+# measures both in the same run. `soak` keeps a series- and log-heavy page
+# open for --soak-minutes (default 60) and samples its JS heap and wasm
+# memory every minute. Both use the release server and build the SPA first.
 # With no scenario, runs the six server scenarios (idle fanout findrate churn
 # publish restart; ~4 min at full size). --quick uses small counts and short
 # windows (~1 min once built) to check that everything works.
@@ -33,12 +43,14 @@ cd "$ROOT"
 unset "${!PULSEBOARD_@}"
 
 usage() {
-	sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
 quick=false
 baseline=false
+spa_before=""
+soak_minutes=60
 stream_path=/api/events
 scenarios=()
 for arg in "$@"; do
@@ -46,7 +58,9 @@ for arg in "$@"; do
 	--quick) quick=true ;;
 	--baseline) baseline=true ;;
 	--dashboard) stream_path='/api/events?dashboard=' ;;
-	idle | fanout | churn | floor | publish | restart) scenarios+=("$arg") ;;
+	--spa-before=*) spa_before=${arg#--spa-before=} ;;
+	--soak-minutes=*) soak_minutes=${arg#--soak-minutes=} ;;
+	idle | fanout | churn | floor | publish | restart | spa | soak) scenarios+=("$arg") ;;
 	findrate | find-rate) scenarios+=(findrate) ;;
 	-h | --help) usage 0 ;;
 	*)
@@ -394,6 +408,59 @@ run_restart() {
 	echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)'),"
 	echo "$(nproc) cores, $(uname -r), open files $(ulimit -Hn) (hard), load average $(cut -d' ' -f1-3 /proc/loadavg)$($quick && echo ', --quick')."
 } | tee "$RESULTS"
+
+# build_spa: trunk's release build of this tree's SPA into frontend/dist.
+build_spa() {
+	log "building the SPA (trunk build --release)"
+	trunk_frontend build --release --offline >"$BENCH_DIR/trunk.log" 2>&1 ||
+		{ tail -n 30 "$BENCH_DIR/trunk.log" >&2; die "trunk build failed (see $BENCH_DIR/trunk.log)"; }
+}
+
+# spa_before_dist REF: builds the SPA of git ref REF in a worktree of its own
+# (target/bench/spa-before/<commit>) and prints its dist. With a target dir
+# of its own too: two checkouts of one workspace share cargo's fingerprints,
+# so in one target dir the second build would take the first's as fresh.
+spa_before_dist() {
+	local sha dir
+	sha=$(git rev-parse --short "$1^{commit}") || die "--spa-before: no such git ref: $1"
+	dir="$BENCH_DIR/spa-before/$sha"
+	if [ ! -d "$dir/src" ]; then
+		git worktree add --detach "$dir/src" "$sha" >&2 || die "cannot check out $sha"
+		ln -sfn "$TOOLS_DIR" "$dir/src/.tools"
+	fi
+	log "building the SPA of $1 ($sha) in $dir" >&2
+	wasm_env_cmd
+	(cd "$dir/src/frontend" && CARGO_TARGET_DIR="$dir/target" "${WASM_ENV_CMD[@]}" \
+		trunk build --release --offline >"$dir/trunk.log" 2>&1) ||
+		{ tail -n 30 "$dir/trunk.log" >&2; die "trunk build of $sha failed"; }
+	printf '%s\n' "$dir/src/frontend/dist"
+}
+
+# spa_bench ARGS...: the SPA benchmark with the release server.
+spa_bench() {
+	node "$ROOT/frontend/e2e/spa-bench.mjs" --bin "$BIN" "$@" | tee -a "$RESULTS"
+}
+
+run_spa() {
+	local spas=() seconds=20 loads=1000
+	if $quick; then
+		seconds=5
+		loads=100
+	fi
+	if [ -n "$spa_before" ]; then
+		spas+=(--spa "before=$(spa_before_dist "$spa_before")")
+	fi
+	build_spa
+	spas+=(--spa "current=$ROOT/frontend/dist")
+	spa_bench "${spas[@]}" --scenarios latency,throttled,loads --seconds "$seconds" --loads "$loads"
+}
+
+run_soak() {
+	local minutes=$soak_minutes
+	$quick && minutes=2
+	build_spa
+	spa_bench --spa "current=$ROOT/frontend/dist" --scenarios soak --soak-minutes "$minutes"
+}
 
 started=$(now)
 run_floor() {

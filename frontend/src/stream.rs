@@ -11,11 +11,14 @@
 //! reducer ([`crate::state::ViewState`]) owns the view: the supervisor folds
 //! each event into the state being built as it arrives (cheap: only the
 //! widget it changes is copied, see [`crate::widgets`]) and hands the result
-//! to the views once per animation frame ([`crate::frame`]), so events that
-//! arrive together are rendered once. Liveness is published only when it
-//! changes, and the time of the last event and the clock offset, which
-//! change with every event or heartbeat, are cells read by the views on their
-//! own clock ticks: neither makes anything re-render per event.
+//! to the views at most once per animation frame ([`crate::frame`]), so
+//! events that arrive together are rendered once. Liveness is published only
+//! when it changes, and the time of the last event and the clock offset,
+//! which change with every event or heartbeat, are cells read by the views on
+//! their own clock ticks: neither makes anything re-render per event. The
+//! three share one context ([`StreamContext`]): a context provider and a
+//! state hook each cost the bundle more than the badge costs re-rendering
+//! with the frames that bring news.
 //!
 //! Reconnecting is always ours. On any `error` (a dropped connection, a refused
 //! one, an HTTP error from a proxy), on a silent connection (no event for 2.5
@@ -76,7 +79,7 @@ use yew::prelude::*;
 
 use crate::api;
 use crate::backoff::{Backoff, Retry};
-use crate::frame::next_frame;
+use crate::frame::{next_frame, FRAME_MS};
 use crate::liveness::{heartbeat_overdue, Liveness, RetryInfo, Signal};
 use crate::reload::{self, Decision};
 use crate::session::{after_stream_error, AfterStreamError, Gate, SessionAction, SessionHandle};
@@ -242,8 +245,10 @@ struct Supervisor {
     /// The view with the events of the frame in progress folded in; `None`
     /// when nothing arrived since the last render.
     pending: RefCell<Option<ViewState>>,
-    /// A render is asked for the next animation frame.
+    /// A render is asked for.
     frame_requested: Cell<bool>,
+    /// When the last render was handed over (browser clock, ms).
+    rendered_at_ms: Cell<f64>,
     /// The liveness as last published.
     liveness: Cell<Liveness>,
     /// The SPA build this page runs.
@@ -304,6 +309,7 @@ impl Supervisor {
             published: RefCell::new(cleared),
             pending: RefCell::new(None),
             frame_requested: Cell::new(false),
+            rendered_at_ms: Cell::new(0.0),
             liveness: Cell::new(liveness),
             own_build: reload::own_build(),
             reload_due: Cell::new(false),
@@ -512,11 +518,15 @@ impl Supervisor {
             return;
         }
         let weak = Rc::downgrade(self);
-        next_frame(Rc::new(move || {
-            if let Some(supervisor) = weak.upgrade() {
-                supervisor.render();
-            }
-        }));
+        let idle = now_ms() - self.rendered_at_ms.get() >= FRAME_MS;
+        next_frame(
+            Rc::new(move || {
+                if let Some(supervisor) = weak.upgrade() {
+                    supervisor.render();
+                }
+            }),
+            idle,
+        );
     }
 
     /// Hands the frame's view to the views: one render for every event since
@@ -531,6 +541,7 @@ impl Supervisor {
         let Some(next) = self.pending.borrow_mut().take() else {
             return;
         };
+        self.rendered_at_ms.set(now_ms());
         *self.published.borrow_mut() = Rc::new(next);
         self.publish_context();
         if self.reload_due.replace(false) {
