@@ -57,22 +57,20 @@
 //! itself fails (the server is down) the usual backoff goes on.
 //!
 //! Never two at a time: the old EventSource is closed before a new one opens
-//! (and, as dropping any clone of a gloo-net EventSource closes it, the only
-//! handle lives in [`Supervisor::source`]); a generation counter silences the
-//! reader task and pending retry of a replaced one.
+//! (the only handle lives in [`Supervisor::connection`]); a generation counter
+//! silences the listeners and pending retry of a replaced one. The listeners
+//! call the supervisor directly, in the event's own task: no channel or
+//! wake-up per event.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use futures::stream::{self, StreamExt};
-use gloo_net::eventsource::futures::{EventSource, EventSourceSubscription};
-use gloo_net::eventsource::State;
 use gloo_timers::callback::{Interval, Timeout};
 use protocol::{EventId, ServerEvent};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::MessageEvent;
+use web_sys::{EventSource, MessageEvent};
 use yew::platform::spawn_local;
 use yew::platform::time::sleep;
 use yew::prelude::*;
@@ -259,8 +257,11 @@ struct Supervisor {
     reload_timer: RefCell<Option<Timeout>>,
     /// Stopped: an animation frame or timer still due does nothing.
     stopped: Cell<bool>,
-    /// The one EventSource. Dropping (any clone of) it closes it, so it lives here.
-    source: RefCell<Option<EventSource>>,
+    /// The one EventSource, with its listeners.
+    connection: RefCell<Option<Connection>>,
+    /// The connection closed last: its listeners live until the next one is
+    /// closed, as the one running may be what closed it.
+    retired: RefCell<Option<Connection>>,
     /// Bumped on every (re)connect, close and stop: a reader task or pending
     /// retry that sees another number belongs to the past and quits quietly.
     generation: Cell<u64>,
@@ -315,7 +316,8 @@ impl Supervisor {
             reload_due: Cell::new(false),
             reload_timer: RefCell::new(None),
             stopped: Cell::new(false),
-            source: RefCell::new(None),
+            connection: RefCell::new(None),
+            retired: RefCell::new(None),
             generation: Cell::new(0),
             backoff: RefCell::new(Backoff::default()),
             watchdog: RefCell::new(None),
@@ -364,37 +366,22 @@ impl Supervisor {
             self.last_event_id().as_ref(),
             self.own_build.as_deref(),
         );
-        let mut source = match EventSource::new(&url) {
-            Ok(source) => source,
-            Err(err) => {
-                self.reconnect_later(&format!("cannot open {url}: {err}"));
-                return;
-            }
-        };
-        let subscriptions = match subscribe_all(&mut source) {
-            Ok(subscriptions) => subscriptions,
-            Err(err) => {
-                source.close();
-                self.reconnect_later(&format!("cannot listen on {url}: {err}"));
-                return;
-            }
-        };
-        *self.source.borrow_mut() = Some(source);
-        spawn_local(read(
-            Rc::downgrade(self),
-            generation,
-            stream::select_all(subscriptions),
-        ));
+        match Connection::open(&url, Rc::downgrade(self), generation) {
+            Ok(connection) => *self.connection.borrow_mut() = Some(connection),
+            Err(err) => self.reconnect_later(&format!("cannot open {url}: {err:?}")),
+        }
     }
 
     /// Closes the current EventSource and moves to a new generation.
     fn close_current(&self) {
-        // Bump first: closing fires a synthetic `error` to the old
-        // subscriptions, whose task must find the generation already moved on.
-        let old = self.source.borrow_mut().take();
+        // Bump first: a listener of the old one that still runs must find
+        // the generation already moved on.
+        let old = self.connection.borrow_mut().take();
         self.generation.set(self.generation.get() + 1);
         if let Some(old) = old {
-            old.close();
+            old.source.close();
+            // Drops the one retired before, whose listeners cannot be running.
+            *self.retired.borrow_mut() = Some(old);
         }
     }
 
@@ -615,9 +602,9 @@ impl Supervisor {
     /// CONNECTING) or gave up (CLOSED): either way the reconnect is ours,
     /// once the server said the session still holds (see the module docs).
     fn on_error(self: &Rc<Self>) {
-        let state = self.source.borrow().as_ref().map(EventSource::state);
+        let state = self.connection.borrow().as_ref().map(Connection::state);
         let why = match state {
-            Some(State::Closed) => "event stream closed by the browser",
+            Some(EventSource::CLOSED) => "event stream closed by the browser",
             _ => "event stream dropped",
         };
         let Some(session) = self.session.clone() else {
@@ -656,7 +643,7 @@ impl Supervisor {
     fn check_heartbeat(self: &Rc<Self>) {
         // Also judges a connection stuck opening (say, a proxy that never
         // answers): its clock started when it was opened.
-        let connected = self.source.borrow().is_some();
+        let connected = self.connection.borrow().is_some();
         if connected
             && heartbeat_overdue(self.last_seen_ms.get(), self.heartbeat_ms.get(), now_ms())
         {
@@ -677,15 +664,13 @@ impl Supervisor {
     fn on_network(self: &Rc<Self>, online: bool) {
         self.signal(Signal::Network { online });
         if !online {
-            if self.source.borrow().is_some() {
+            if self.connection.borrow().is_some() {
                 self.reconnect_later("the browser went offline");
             }
             return;
         }
-        let open = matches!(
-            self.source.borrow().as_ref().map(EventSource::state),
-            Some(State::Open)
-        );
+        let open =
+            self.connection.borrow().as_ref().map(Connection::state) == Some(EventSource::OPEN);
         if !open {
             self.close_current();
             let retry = self.backoff.borrow_mut().restart_now();
@@ -706,47 +691,67 @@ impl SupervisorHandle {
     }
 }
 
-/// Subscribes to every protocol event, plus the EventSource's own `open` and
-/// `error` events (gloo-net delivers any event name; only `data` is never read
-/// from those two).
-fn subscribe_all(source: &mut EventSource) -> Result<Vec<EventSourceSubscription>, String> {
-    ServerEvent::NAMES
-        .iter()
-        .chain(&["open", "error"])
-        .map(|name| source.subscribe(*name).map_err(|e| e.to_string()))
-        .collect()
+/// One EventSource and its listeners: every protocol event, plus the
+/// EventSource's own `open` and `error`, each calling the supervisor.
+struct Connection {
+    source: EventSource,
+    listeners: Vec<(&'static str, Listener)>,
 }
 
-/// Pumps one EventSource's events into the supervisor until it is closed or
-/// replaced.
-async fn read(
-    supervisor: Weak<Supervisor>,
-    generation: u64,
-    mut events: stream::SelectAll<EventSourceSubscription>,
-) {
-    while let Some(item) = events.next().await {
-        let Some(supervisor) = supervisor.upgrade() else {
-            return;
+type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
+impl Connection {
+    fn open(
+        url: &str,
+        supervisor: Weak<Supervisor>,
+        generation: u64,
+    ) -> Result<Connection, JsValue> {
+        let source = EventSource::new(url)?;
+        let mut connection = Connection {
+            source,
+            listeners: Vec::new(),
         };
-        if !supervisor.is_current(generation) {
-            return;
-        }
-        match item {
-            Ok((name, message)) => match name.as_str() {
-                "open" => supervisor.on_open(),
-                "error" => {
-                    supervisor.on_error();
+        for name in ServerEvent::NAMES.into_iter().chain(["open", "error"]) {
+            let supervisor = supervisor.clone();
+            let listener = Listener::new(move |event: web_sys::Event| {
+                let Some(supervisor) = supervisor.upgrade() else {
+                    return;
+                };
+                if !supervisor.is_current(generation) {
                     return;
                 }
-                _ => supervisor.on_message(&name, &message),
-            },
-            // gloo-net reports an `error` as a stream error too when the
-            // EventSource is CLOSED; the `error` subscription usually comes
-            // first, and either way the first one replaces this EventSource.
-            Err(_) => {
-                supervisor.on_error();
-                return;
-            }
+                match name {
+                    "open" => supervisor.on_open(),
+                    "error" => supervisor.on_error(),
+                    _ => {
+                        if let Some(message) = event.dyn_ref::<MessageEvent>() {
+                            supervisor.on_message(name, message);
+                        }
+                    }
+                }
+            });
+            // On failure the connection is dropped, which closes the source.
+            connection
+                .source
+                .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())?;
+            connection.listeners.push((name, listener));
+        }
+        Ok(connection)
+    }
+
+    /// `readyState`: `EventSource::CONNECTING`, `OPEN` or `CLOSED`.
+    fn state(&self) -> u16 {
+        self.source.ready_state()
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.source.close();
+        for (name, listener) in &self.listeners {
+            let _ = self
+                .source
+                .remove_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
         }
     }
 }
