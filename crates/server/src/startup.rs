@@ -224,6 +224,13 @@ impl Application {
         // is cut off after this long.
         .client_request_timeout(config.head_timeout)
         .h1_write_buffer_size(routes::small_chunks::WRITE_BUFFER_THRESHOLD)
+        // A burst of events (a batch, a replay) leaves in several writes of
+        // at most the write buffer's size. With Nagle's algorithm on, each
+        // write after the first waits for the client to acknowledge it, and
+        // clients delay acknowledgements by up to 40 ms: the second half of a
+        // 200-widget batch reached the page 40 ms after the first. Events are
+        // written whole, so nothing is gained by holding them back.
+        .tcp_nodelay(true)
         .on_connect(move |connection, _| tune_socket(connection, stuck_timeout))
         // actix counts whole seconds: round up, so 500ms still grants a grace period.
         .shutdown_timeout(config.shutdown_timeout.as_millis().div_ceil(1000) as u64)
