@@ -20,9 +20,10 @@ pub struct ClippedProps {
 /// (class `clip--cut`) and, for counted content, a "+N more" line follows.
 ///
 /// Where the content is cut depends on the layout (fonts, card size, wrapped
-/// lines), so it is measured in the DOM: after every render (new content),
-/// and whenever the box changes size (window, fonts, the "+N more" line
-/// taking its room). The hidden items stay in the DOM, so assistive
+/// lines), so it is measured in the DOM, by a `ResizeObserver`, which reports
+/// after the browser's own layout (reading sizes then costs nothing): after
+/// every render (new content), and whenever the box changes size (window,
+/// fonts, the "+N more" line taking its room). The hidden items stay in the DOM, so assistive
 /// technology reads them all; "+N more" is for the eye only.
 ///
 /// DOM contract: `.more` holds "+N more".
@@ -31,19 +32,10 @@ pub fn Clipped(props: &ClippedProps) -> Html {
     let node = use_node_ref();
     // None: everything shows; Some(n): cut, with n items not shown in full.
     let cut = use_state_eq(|| None::<usize>);
+    let observer = use_mut_ref(|| None::<ResizeObserver>);
     {
-        let (node, cut, count) = (node.clone(), cut.setter(), props.count);
-        // No dependencies: after every render. It converges: showing "+N
-        // more" only shrinks the box, so a second measure can only count as
-        // many or more, and an equal count does not re-render.
-        use_effect(move || {
-            if let Some(element) = node.cast::<Element>() {
-                cut.set(measure(&element, count));
-            }
-        });
-    }
-    {
-        let (node, cut, count) = (node.clone(), cut.setter(), props.count);
+        let (node, cut, count, observer) =
+            (node.clone(), cut.setter(), props.count, observer.clone());
         use_effect_with((), move |_| {
             let element = node.cast::<Element>();
             let on_resize = {
@@ -54,15 +46,32 @@ pub fn Clipped(props: &ClippedProps) -> Html {
                     }
                 })
             };
-            let observer = ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok();
-            if let (Some(observer), Some(element)) = (&observer, &element) {
+            *observer.borrow_mut() = ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok();
+            if let (Some(observer), Some(element)) = (&*observer.borrow(), &element) {
                 observer.observe(element);
             }
             move || {
-                if let Some(observer) = observer {
+                if let Some(observer) = observer.borrow_mut().take() {
                     observer.disconnect();
                 }
                 drop(on_resize);
+            }
+        });
+    }
+    {
+        let (node, observer) = (node.clone(), observer.clone());
+        // No dependencies: after every render (new content), observing the
+        // box afresh, which makes the observer report it once more after the
+        // browser's next layout. Measuring here instead would read sizes
+        // between the DOM writes of the cards rendered after this one: a
+        // forced layout per changed card (~130 a frame on a 200-widget
+        // dashboard, against one). It converges: showing "+N more" only
+        // shrinks the box, so a second measure can only count as many or
+        // more, and an equal count does not re-render.
+        use_effect(move || {
+            if let (Some(observer), Some(element)) = (&*observer.borrow(), node.cast::<Element>()) {
+                observer.unobserve(&element);
+                observer.observe(&element);
             }
         });
     }
