@@ -1,7 +1,53 @@
 //! Geometry for the SVG widgets (gauge arc, series chart, number sparkline):
 //! pure and unit-tested, so the components only place what is computed here.
 
+use std::fmt::Write;
+
 use protocol::{Point, SeriesLine, StatusLevel, Thresholds};
+
+/// Appends a path command and its point, each coordinate with one decimal
+/// (`L12.3 -0.5`), what `format!("{cmd}{x:.1} {y:.1}")` wrote. Through
+/// integers: a float with a precision goes through Rust's exact formatter
+/// (Grisu, then Dragon), and a chart writes two per point: 120 for a
+/// sparkline, every time its card renders, which made number formatting the
+/// biggest cost of rendering a 200-widget dashboard.
+fn push_point(path: &mut String, cmd: char, x: f64, y: f64) {
+    path.push(cmd);
+    push_tenths(path, x);
+    path.push(' ');
+    push_tenths(path, y);
+}
+
+/// `value` rounded to one decimal (`12.3`, `-0.5`, `0.0`).
+fn push_tenths(out: &mut String, value: f64) {
+    let tenths = (value * 10.0).round();
+    // Coordinates are within a few thousand; anything else the slow way.
+    if !tenths.is_finite() || tenths.abs() >= 1e15 {
+        let _ = write!(out, "{value:.1}");
+        return;
+    }
+    let tenths = tenths as i64;
+    if tenths < 0 {
+        out.push('-');
+    }
+    // Digits by hand: even integer formatting goes through `fmt`'s padding
+    // machinery, a visible share of a 200-card render.
+    let abs = tenths.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = abs / 10;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+    out.push('.');
+    out.push(char::from(b'0' + (abs % 10) as u8));
+}
 
 /// Where `value` sits between `min` and `max`, clamped to `0..=1` (a gauge
 /// past its maximum draws full, not past the end of its dial). A degenerate
@@ -96,8 +142,7 @@ pub fn sparkline(points: &[Point], width: f64, height: f64) -> Option<String> {
         } else {
             height / 2.0
         };
-        let cmd = if i == 0 { 'M' } else { 'L' };
-        path.push_str(&format!("{cmd}{x:.1} {y:.1}"));
+        push_point(&mut path, if i == 0 { 'M' } else { 'L' }, x, y);
     }
     Some(path)
 }
@@ -243,8 +288,7 @@ pub fn plot(
                 let coords: Vec<(f64, f64)> = run.iter().map(|p| (x_of(p.0), y_of(p.1))).collect();
                 let mut stroke = String::with_capacity(coords.len() * 14);
                 for (i, (x, y)) in coords.iter().enumerate() {
-                    let cmd = if i == 0 { 'M' } else { 'L' };
-                    stroke.push_str(&format!("{cmd}{x:.1} {y:.1}"));
+                    push_point(&mut stroke, if i == 0 { 'M' } else { 'L' }, *x, *y);
                 }
                 let (first, last) = (coords[0], coords[coords.len() - 1]);
                 if coords.len() == 1 {
@@ -254,12 +298,12 @@ pub fn plot(
                     } else {
                         first.0 + 4.0
                     };
-                    stroke.push_str(&format!("L{stub:.1} {:.1}", first.1));
+                    push_point(&mut stroke, 'L', stub, first.1);
                 }
-                plotted.area.push_str(&format!(
-                    "{stroke}L{:.1} {height:.1}L{:.1} {height:.1}Z",
-                    last.0, first.0
-                ));
+                plotted.area.push_str(&stroke);
+                push_point(&mut plotted.area, 'L', last.0, height);
+                push_point(&mut plotted.area, 'L', first.0, height);
+                plotted.area.push('Z');
                 plotted.stroke.push_str(&stroke);
             }
             plotted
@@ -433,6 +477,34 @@ mod tests {
             []
         );
         assert_eq!(threshold_zones(&t(None, None), 0.0, 100.0), []);
+    }
+
+    #[test]
+    fn points_are_written_as_with_one_decimal() {
+        for (x, y) in [
+            (0.0, 20.0),
+            (12.34, -0.5),
+            (-0.04, 99.96),
+            (1234.56, -7.75),
+            (0.05, 3.0),
+        ] {
+            let mut path = String::new();
+            push_point(&mut path, 'L', x, y);
+            let (wx, wy) = (format!("{x:.1}"), format!("{y:.1}"));
+            // `{:.1}` rounds ties to even on the exact binary value; a tie
+            // may come out a tenth apart, nothing a chart can show.
+            let read = |s: &str| s.parse::<f64>().unwrap();
+            let (px, py) = path[1..].split_once(' ').unwrap();
+            assert!((read(px) - read(&wx)).abs() <= 0.1 + 1e-9, "{path} vs {wx}");
+            assert!((read(py) - read(&wy)).abs() <= 0.1 + 1e-9, "{path} vs {wy}");
+            assert!(!px.starts_with("-0.0") && px.contains('.'), "{path}");
+        }
+        let mut path = String::new();
+        push_point(&mut path, 'M', 12.34, -0.5);
+        assert_eq!(path, "M12.3 -0.5");
+        let mut path = String::new();
+        push_tenths(&mut path, f64::INFINITY);
+        assert_eq!(path, "inf");
     }
 
     #[test]

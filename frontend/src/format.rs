@@ -505,6 +505,9 @@ fn bytes_with(value: f64, extra: i32) -> String {
 /// Very big and very small values in the exponent form, which is as exact
 /// (`1.5e300`, not 301 digits).
 fn grouped_exact(value: f64) -> String {
+    if let Some(whole) = small_whole(value) {
+        return group_thousands(&whole);
+    }
     let abs = value.abs();
     if abs != 0.0 && !(1e-7..1e21).contains(&abs) {
         return format!("{value:e}");
@@ -581,6 +584,12 @@ pub fn time_offset(ms: i64) -> String {
 }
 
 fn fixed(value: f64, decimals: usize) -> String {
+    if let Some(whole) = small_whole(value) {
+        return match decimals {
+            0 => whole,
+            _ => format!("{whole}.{:0<decimals$}", ""),
+        };
+    }
     let text = format!("{value:.decimals$}");
     // "-0.0" reads as a glitch on a dashboard.
     if text.starts_with('-') && text[1..].bytes().all(|b| b == b'0' || b == b'.') {
@@ -588,6 +597,15 @@ fn fixed(value: f64, decimals: usize) -> String {
     } else {
         text
     }
+}
+
+/// A whole `value` below 2^53 (every such integer is exact) as integer text,
+/// which is what `{}` and `{:.0}` write for it, without their float
+/// formatting: counts are most of what dashboards show, and float formatting
+/// is the slowest thing a card's render does in wasm. `-0` is `0`.
+fn small_whole(value: f64) -> Option<String> {
+    const EXACT_BELOW: f64 = 9_007_199_254_740_992.0;
+    (value.fract() == 0.0 && value.abs() < EXACT_BELOW).then(|| (value as i64).to_string())
 }
 
 /// Thousands separators on the integer part, from 1,000 up.
@@ -962,6 +980,22 @@ mod tests {
 
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(4096))]
+
+            #[test]
+            fn whole_numbers_are_written_as_float_formatting_would(
+                n in -9_007_199_254_740_991i64..9_007_199_254_740_992,
+                decimals in 0usize..4,
+            ) {
+                let x = n as f64;
+                let slow = format!("{x:.decimals$}");
+                let slow = if slow.starts_with("-0") && slow[1..].bytes().all(|b| b == b'0' || b == b'.') {
+                    slow[1..].to_owned()
+                } else {
+                    slow
+                };
+                prop_assert_eq!(fixed(x, decimals), slow);
+                prop_assert_eq!(grouped_exact(x), group_thousands(&format!("{x}")));
+            }
 
             #[test]
             fn never_empty_never_cut_never_zero(x in finite(), unit in units()) {
