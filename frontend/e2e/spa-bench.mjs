@@ -129,6 +129,7 @@ async function mainThread(cdp) {
     task: get('TaskDuration'),
     script: get('ScriptDuration'),
     layout: get('LayoutDuration') + get('RecalcStyleDuration'),
+    layouts: get('LayoutCount'),
   };
 }
 
@@ -201,6 +202,9 @@ async function latencyRun(browser, spa, { widgets, rate, throttle = 1 }) {
         busy: (task1.task - task0.task) / ((wall1 - wall0) / 1000),
         script: (task1.script - task0.script) / ((wall1 - wall0) / 1000),
         layout: (task1.layout - task0.layout) / ((wall1 - wall0) / 1000),
+        // One per tick is the floor; more means reads of sizes between DOM
+        // writes (forced layouts), which once cost ~140 per tick.
+        layoutsPerTick: (task1.layouts - task0.layouts) / (ticks - warmupTicks),
         firstQuarter: median(byTick.slice(0, quarter)),
         lastQuarter: median(byTick.slice(-quarter)),
         failures: failures.length,
@@ -316,10 +320,10 @@ try {
   if (runs.length > 0) {
     print(`### Publish -> new value in the DOM (headless Chromium, ${seconds} s after ${warmupSeconds} s of warm-up)`);
     print();
-    print('| SPA | widgets x updates/s | CPU | p50 | p99 | max | values shown | main thread busy (script, style+layout) | median delay, first -> last quarter |');
-    print('|---|---|---|---|---|---|---|---|---|');
+    print('| SPA | widgets x updates/s | CPU | p50 | p99 | max | values shown | main thread busy (script, style+layout) | layouts per tick | median delay, first -> last quarter |');
+    print('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of runs) {
-      print(`| ${r.spa} | ${r.widgets} x ${r.rate} | ${r.throttle > 1 ? `${r.throttle}x slower` : 'normal'} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${(100 * r.shown).toFixed(0)} % | ${(100 * r.busy).toFixed(0)} % (${(100 * r.script).toFixed(0)} %, ${(100 * r.layout).toFixed(0)} %) | ${ms(r.firstQuarter)} -> ${ms(r.lastQuarter)} |${r.failures ? ` (${r.failures} publishes failed)` : ''}`);
+      print(`| ${r.spa} | ${r.widgets} x ${r.rate} | ${r.throttle > 1 ? `${r.throttle}x slower` : 'normal'} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${(100 * r.shown).toFixed(0)} % | ${(100 * r.busy).toFixed(0)} % (${(100 * r.script).toFixed(0)} %, ${(100 * r.layout).toFixed(0)} %) | ${r.layoutsPerTick.toFixed(1)} | ${ms(r.firstQuarter)} -> ${ms(r.lastQuarter)} |${r.failures ? ` (${r.failures} publishes failed)` : ''}`);
     }
     const single = runs.filter((r) => r.widgets === 1);
     const many = runs.filter((r) => r.widgets === 200);

@@ -1,6 +1,6 @@
 //! The one EventSource of the tab, and the state it feeds.
 //!
-//! [`EventStream`] is a context provider around exactly one `gloo_net`
+//! [`EventStream`] is a context provider around exactly one browser
 //! EventSource on `/api/events`, owned by its [`Supervisor`]. Components read
 //! what it delivered and whether it is live with [`use_stream`] (or just the
 //! view with [`use_view`]), and never open a stream of their own (browsers
