@@ -19,6 +19,7 @@ pub struct DashboardList<'a> {
     responses(
         (status = 200, body = DashboardList),
         (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::error::ErrorBody),
+        (status = 429, description = "rate_limited: too many failed token checks from this address, with `Retry-After`", body = crate::error::ErrorBody),
     ))]
 pub async fn list(
     hub: web::Data<Hub>,

@@ -126,6 +126,7 @@ pub async fn publish_batch(
     responses(
         (status = 200, body = WidgetList),
         (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many failed token checks from this address, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn list(
     hub: web::Data<Hub>,
@@ -148,6 +149,7 @@ pub async fn list(
         (status = 200, body = Widget),
         (status = 400, description = "invalid_id", body = ErrorBody),
         (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many failed token checks from this address, with `Retry-After`", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
     ))]
 pub async fn get(

@@ -113,6 +113,7 @@ fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
         (status = 200, description = "an endless `text/event-stream`", content_type = "text/event-stream", body = String),
         (status = 400, description = "invalid_filter", body = crate::error::ErrorBody),
         (status = 401, description = "unauthorized: viewer tokens are set and this request has no session", body = crate::error::ErrorBody),
+        (status = 429, description = "rate_limited: too many failed token checks from this address, with `Retry-After`", body = crate::error::ErrorBody),
         (status = 503, description = "too_many_streams, with `Retry-After`", body = crate::error::ErrorBody),
     ))]
 pub async fn stream_events(
