@@ -1,5 +1,6 @@
 //! The built SPA, served at `/` from memory; unknown paths get `index.html` so
-//! client-side routes survive a reload.
+//! client-side routes survive a reload, but for hashed asset names, which get
+//! a 404 (an asset of another build).
 //!
 //! Every file of the static dir is read and compressed once, at start (brotli
 //! and gzip at their highest levels, kept only when smaller; brotli of the
@@ -454,7 +455,18 @@ async fn serve(req: HttpRequest, spa: web::Data<Spa>) -> HttpResponse {
     if path.is_empty() || path.ends_with('/') {
         path.push_str("index.html");
     }
-    // Client routes (and any unknown path) get the SPA's entry point.
+    // A hashed asset that is not here belongs to another build (a page from
+    // a cache, or an instance of another version behind the same balancer):
+    // the entry point in its place would fail as a script or style with a
+    // MIME error that names nothing. Say what it is.
+    let file_name = path.rsplit('/').next().unwrap_or_default();
+    if spa.get(&path).is_none() && is_hashed(file_name) {
+        return HttpResponse::NotFound().json(serde_json::json!({
+            "error": "not_found",
+            "message": "no such file in the SPA this server serves (an asset of another build?)",
+        }));
+    }
+    // Client routes (and any other unknown path) get the SPA's entry point.
     let Some(asset) = spa.get(&path).or_else(|| spa.get("index.html")) else {
         return not_built(&spa.dir.join("index.html"));
     };

@@ -115,6 +115,28 @@ async fn index_and_client_routes_serve_the_spa() {
 }
 
 #[actix_web::test]
+async fn assets_of_another_build_are_404s_not_the_spa() {
+    let (server, _dir) = spawn_with_spa().await;
+
+    for path in [
+        "/frontend-0123456789abcdef_bg.wasm",
+        "/styles-00000000000000ff.css",
+        "/app-1111111111111111.js",
+    ] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "not_found", "{path}");
+        assert!(
+            body["message"].as_str().unwrap().contains("another build"),
+            "{path}: {body}"
+        );
+    }
+    // A name that only looks a little like one is still a client route.
+    assert_eq!(server.get("/d/build-2026").await.status(), 200);
+}
+
+#[actix_web::test]
 async fn static_files_are_compressed_when_asked() {
     let (server, _dir) = spawn_with_spa().await;
 
