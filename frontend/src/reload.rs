@@ -114,6 +114,16 @@ pub fn reload_if_stale(own: Option<&str>, served: Option<&str>) -> Decision {
         .unwrap_or_default();
     let now_ms = js_sys::Date::now();
     let decision = decide(own, served, &log, now_ms);
+    if let (Decision::Stay, Some(own), Some(served)) = (&decision, own, served) {
+        if own != served {
+            // Reloading for this build already brought this one back: a
+            // cache in front serves an old index.html. Say so, once per
+            // init or reset, rather than reload in a loop.
+            warn(&format!(
+                "the server serves build {served}, but reloading brought back build {own}                  (a cache serving an old index.html?): staying on this build"
+            ));
+        }
+    }
     if let (Decision::Reload, Some(served)) = (&decision, served) {
         log.record(served, now_ms);
         let saved = storage
