@@ -1,6 +1,6 @@
 // End-to-end: wall screens (issue 14). The real server and SPA in Chromium:
 // kiosk mode fitted to 1920x1080 and 1280x720 (no scrollbar, every card on
-// screen, screenshots in target/e2e/), its badge only while not live and its
+// screen, screenshots in frontend/e2e/artifacts/), its badge only while not live and its
 // wake lock; a rotation through three dashboards on one EventSource, each
 // showing its values, including one that changed while it was off screen;
 // and a page that reloads itself once when its server starts serving
@@ -11,20 +11,20 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   launchBrowser,
   openRecordedPage,
   publishWidget,
-  repoRoot,
   screenshotOnFailure,
   startServer,
   waitUntil,
 } from './support.mjs';
 
 const TOKEN = 'e2e-wall-publish-token-0001';
-const ARTIFACTS = resolve(repoRoot, 'target', 'e2e');
+const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const BADGE = '[data-testid="connection-badge"]';
 const publish = (url, id, body) => publishWidget(url, TOKEN, id, body);
 const baseArgs = ['--publish-token', TOKEN, '--host-metrics', 'false'];
@@ -180,7 +180,7 @@ describe('wall screens', { timeout: 300_000 }, () => {
         assert.ok(covered >= 0.9 * width * height, `cards cover ${Math.round((100 * covered) / (width * height))} % of the screen: ${where}`);
         assert.equal(await page.locator(BADGE).count(), 0, 'no badge while live');
         await page.screenshot({ path: resolve(ARTIFACTS, `kiosk-${width}x${height}.png`) });
-        t.diagnostic(`screenshot: target/e2e/kiosk-${width}x${height}.png`);
+        t.diagnostic(`screenshot: frontend/e2e/artifacts/kiosk-${width}x${height}.png`);
 
         // The wake lock is held, and taken again when the tab is visible again.
         await waitUntil(() => page.evaluate(() => window.__wakeLock.requests >= 1), 'a wake lock request', 10_000);
