@@ -99,12 +99,25 @@ fn measure(clip: &Element, count: bool) -> Option<usize> {
         return Some(0);
     }
     let bottom = clip.get_bounding_client_rect().bottom() + 0.5;
-    let items = clip.first_element_child().map(|list| list.children());
-    let hidden = items.map_or(0, |items| {
-        (0..items.length())
-            .filter_map(|i| items.item(i))
-            .filter(|item| item.get_bounding_client_rect().bottom() > bottom)
-            .count()
-    });
-    Some(hidden)
+    let Some(items) = clip.first_element_child().map(|list| list.children()) else {
+        return Some(0);
+    };
+    // Items stack top to bottom, so the cut ones are a tail: find where it
+    // starts by bisection, reading a few positions rather than all (a log
+    // keeps 200 lines).
+    let ends_below = |i: u32| {
+        items
+            .item(i)
+            .is_some_and(|item| item.get_bounding_client_rect().bottom() > bottom)
+    };
+    let (mut low, mut high) = (0, items.length());
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if ends_below(middle) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    Some((items.length() - low) as usize)
 }

@@ -19,15 +19,41 @@ pub fn LogView(props: &LogProps) -> Html {
     if lines.is_empty() {
         return html! { <p class="log-empty" data-testid="widget-value">{ "No lines yet" }</p> };
     }
+    // Keyed by the line's time and its place among the newer lines of the
+    // same time, which a new line does not change: a new line inserts one
+    // element and the oldest removes one, rather than every line's text
+    // moving down an element (200 text and title changes per update, and a
+    // layout of every line, on a log-heavy wall screen).
+    let mut newer_same_time = 0;
+    let mut previous_at = None;
     html! {
         <ol class="log" data-testid="widget-value">
-            { for lines.iter().rev().map(|line| html! {
-                <li class="log-line">
-                    <time class="log-time">{ format::time_of_day(line.at, local_offset_ms(line.at)) }</time>
-                    <span class="log-text" title={line.text.clone()} dir="auto">{ &line.text }</span>
-                </li>
+            { for lines.iter().rev().map(|line| {
+                newer_same_time = if previous_at == Some(line.at) { newer_same_time + 1 } else { 0 };
+                previous_at = Some(line.at);
+                html! {
+                    <LogLineView key={format!("{}-{newer_same_time}", line.at)}
+                        at={line.at} text={AttrValue::from(line.text.clone())} />
+                }
             }) }
         </ol>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct LogLineProps {
+    at: i64,
+    text: AttrValue,
+}
+
+/// One line; it renders again only when its time or text changes.
+#[function_component]
+fn LogLineView(props: &LogLineProps) -> Html {
+    html! {
+        <li class="log-line">
+            <time class="log-time">{ format::time_of_day(props.at, local_offset_ms(props.at)) }</time>
+            <span class="log-text" title={props.text.clone()} dir="auto">{ props.text.clone() }</span>
+        </li>
     }
 }
 
