@@ -455,20 +455,23 @@ async fn serve(req: HttpRequest, spa: web::Data<Spa>) -> HttpResponse {
     if path.is_empty() || path.ends_with('/') {
         path.push_str("index.html");
     }
-    // A hashed asset that is not here belongs to another build (a page from
-    // a cache, or an instance of another version behind the same balancer):
-    // the entry point in its place would fail as a script or style with a
-    // MIME error that names nothing. Say what it is.
-    let file_name = path.rsplit('/').next().unwrap_or_default();
-    if spa.get(&path).is_none() && is_hashed(file_name) {
-        return HttpResponse::NotFound().json(serde_json::json!({
-            "error": "not_found",
-            "message": "no such file in the SPA this server serves (an asset of another build?)",
-        }));
-    }
-    // Client routes (and any other unknown path) get the SPA's entry point.
-    let Some(asset) = spa.get(&path).or_else(|| spa.get("index.html")) else {
-        return not_built(&spa.dir.join("index.html"));
+    let asset = match spa.get(&path) {
+        Some(asset) => asset,
+        // A hashed asset that is not here belongs to another build (a page
+        // from a cache, or an instance of another version behind the same
+        // balancer): the entry point in its place would fail as a script or
+        // style with a MIME error that names nothing. Say what it is.
+        None if is_hashed(path.rsplit('/').next().unwrap_or_default()) => {
+            return HttpResponse::NotFound().json(serde_json::json!({
+                "error": "not_found",
+                "message": "no such file in the SPA this server serves (an asset of another build?)",
+            }));
+        }
+        // Client routes (and any other unknown path) get the SPA's entry point.
+        None => match spa.get("index.html") {
+            Some(index) => index,
+            None => return not_built(&spa.dir.join("index.html")),
+        },
     };
     let variant = choose(&asset, req.headers());
     let not_modified = none_match(req.headers(), &variant.etag);
