@@ -30,21 +30,10 @@ fn push_tenths(out: &mut String, value: f64) {
     if tenths < 0 {
         out.push('-');
     }
-    // Digits by hand: even integer formatting goes through `fmt`'s padding
+    // itoa, not `fmt`: even integer formatting goes through `fmt`'s padding
     // machinery, a visible share of a 200-card render.
     let abs = tenths.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = abs / 10;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+    out.push_str(itoa::Buffer::new().format(abs / 10));
     out.push('.');
     out.push(char::from(b'0' + (abs % 10) as u8));
 }
