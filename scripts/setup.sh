@@ -5,7 +5,8 @@
 # terminal (CI=true), as root or as a sudo-capable user.
 #
 #   1. Debian packages: a Chromium for the e2e test, chromedriver, build tools,
-#      nginx (the reverse-proxy tests run the real one in front of the server).
+#      nginx (the reverse-proxy tests run the real one in front of the server),
+#      redis-server (the shared-log tests start their own).
 #   2. The wasm32 route: rustup's target, or Debian's rustc-web as a fallback.
 #      The choice goes to .tools/wasm-env.sh for run.sh / test.sh / dev.sh.
 #   3. trunk 0.21.14 and wasm-bindgen-cli at the version in Cargo.lock.
@@ -66,10 +67,29 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 # start nginx with deploy/nginx/pulseboard.conf. Debian puts it in /usr/sbin,
 # which a non-root PATH often lacks.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The tests of --redis-url (crates/server/tests/common/redis.rs) start their
+# own redis-server, on a free loopback port with a temp dir: they need the
+# binary, never the system service. Debian puts it in /usr/bin.
+redis_missing=false
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ] && [ ! -x /usr/sbin/redis-server ]; then
+	missing+=(redis-server)
+	redis_missing=true
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
 	apt_install "${missing[@]}"
 else
-	log "system packages: present (chromium, chromedriver, cc, pkg-config, gzip, node, npm, curl, nginx)"
+	log "system packages: present (chromium, chromedriver, cc, pkg-config, gzip, node, npm, curl, nginx, redis-server)"
+fi
+# Debian's package starts its service on install. Under systemd it is a
+# managed service and may stay (nothing here uses it). Without systemd (a
+# container without a policy-rc.d that forbids it) the init script starts a
+# daemon that nothing manages: stop it, so it does not linger on port 6379.
+# Only right after this run installed the package: a Redis someone runs on
+# purpose is left alone.
+if [ "$redis_missing" = true ] && [ ! -d /run/systemd/system ] &&
+	[ -x /etc/init.d/redis-server ] && /etc/init.d/redis-server status >/dev/null 2>&1; then
+	log "redis-server: stopping the daemon the package started (no systemd here; the tests start their own)"
+	as_root /etc/init.d/redis-server stop >/dev/null 2>&1 || warn "could not stop the redis-server daemon; the tests do not need it"
 fi
 
 # --- 2. wasm32 route -----------------------------------------------------------
