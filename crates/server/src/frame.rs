@@ -28,6 +28,10 @@ pub enum EventName {
     Reset,
     Heartbeat,
     Shutdown,
+    /// Never sent: tells each stream that the log started over
+    /// ([`Hub::replace`](crate::hub::Hub::replace)), so it sends its viewer a
+    /// `reset` for its own filter instead.
+    NewEpoch,
 }
 
 impl EventName {
@@ -39,6 +43,7 @@ impl EventName {
             EventName::Reset => "reset",
             EventName::Heartbeat => "heartbeat",
             EventName::Shutdown => "shutdown",
+            EventName::NewEpoch => "new-epoch",
         }
     }
 
@@ -77,6 +82,16 @@ impl Frame {
             name: EventName::of(event),
             data: encoded.data.into(),
         }))
+    }
+
+    /// The marker [`EventName::NewEpoch`].
+    pub fn new_epoch() -> Frame {
+        Frame {
+            id: None,
+            widget: None,
+            name: EventName::NewEpoch,
+            data: ByteString::new(),
+        }
     }
 
     /// A state change read back from storage, already encoded.

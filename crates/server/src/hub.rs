@@ -59,6 +59,9 @@ pub enum ResetReason {
     /// It runs another build of the SPA than the one served now (`?build=`):
     /// the `reset` tells it the new build, and it reloads.
     OtherBuild,
+    /// The shared log started over (its store lost its data), or this
+    /// instance fell too far behind it: every stream is sent the new state.
+    NewEpoch,
 }
 
 impl ResetReason {
@@ -70,6 +73,7 @@ impl ResetReason {
             ResetReason::ForeignEpoch => "foreign_epoch",
             ResetReason::InvalidId => "invalid_id",
             ResetReason::OtherBuild => "other_build",
+            ResetReason::NewEpoch => "new_epoch",
         }
     }
 }
@@ -116,11 +120,12 @@ pub struct Hub {
 }
 
 struct Shared {
-    epoch: String,
     /// The SPA build served (see `protocol::build_id_in_html`), told to every
     /// viewer in `init` and `reset`.
     build: Option<String>,
     heartbeat_interval: Duration,
+    history_size: usize,
+    history_age: Duration,
     /// Sent in `shutdown`: how long clients wait before reconnecting.
     reconnect_after: Duration,
     /// How far a receiver may fall behind before it lags: the ring's real size
@@ -136,6 +141,8 @@ struct Shared {
 }
 
 struct State {
+    /// Changes only when a shared log starts over ([`Hub::replace`]).
+    epoch: String,
     store: Store,
     history: History,
     last_seq: u64,
@@ -166,24 +173,21 @@ impl Hub {
         let (sender, _) = broadcast::channel(capacity);
         let cache_slots = dashboards.specs().len() + 1;
         let mut history = History::new(config.history_size, config.history_age);
-        let (now, now_ms) = (Instant::now(), unix_ms());
-        for (seq, at, frame) in start.history {
-            // Ages count from when the event was accepted, across restarts.
-            let age = Duration::from_millis(now_ms.saturating_sub(at).max(0) as u64);
-            history.push(seq, frame, now.checked_sub(age).unwrap_or(now));
-        }
+        push_history(&mut history, start.history, Instant::now(), unix_ms());
         metrics.history_len.set(history.len() as i64);
         Hub {
             shared: Arc::new(Shared {
-                epoch: start.epoch,
                 build: config.build_id.clone(),
                 heartbeat_interval: config.heartbeat_interval,
+                history_size: config.history_size,
+                history_age: config.history_age,
                 reconnect_after: config.reconnect_after,
                 ring_size: capacity.next_power_of_two(),
                 dashboards,
                 metrics,
                 sender,
                 state: Mutex::new(State {
+                    epoch: start.epoch,
                     store: start.store,
                     history,
                     last_seq: start.last_seq,
@@ -199,8 +203,8 @@ impl Hub {
         receiver.len() > self.shared.ring_size
     }
 
-    pub fn epoch(&self) -> &str {
-        &self.shared.epoch
+    pub fn epoch(&self) -> String {
+        self.lock().epoch.clone()
     }
 
     /// The SPA build viewers are told about.
@@ -259,6 +263,37 @@ impl Hub {
         self.record_history_len(&state);
     }
 
+    /// Starts over from `start`, a log that began a new epoch (a shared log
+    /// whose store lost its data) or that this instance fell too far behind
+    /// to follow: every open stream is sent a `reset` of the new state.
+    pub fn replace(&self, start: Start) {
+        let mut state = self.lock();
+        let (now, now_ms) = (Instant::now(), unix_ms());
+        let mut history = History::new(self.shared.history_size, self.shared.history_age);
+        push_history(&mut history, start.history, now, now_ms);
+        state.epoch = start.epoch;
+        state.store = start.store;
+        state.history = history;
+        state.last_seq = start.last_seq;
+        state.cached_init.iter_mut().for_each(|slot| *slot = None);
+        state.cached_reset.iter_mut().for_each(|slot| *slot = None);
+        self.record_history_len(&state);
+        // Each stream answers it with a `reset` for its own filter.
+        let _ = self.shared.sender.send(Arc::new(Frame::new_epoch()));
+    }
+
+    /// Runs `read` on the committed state, under the lock: for a log that
+    /// completes changes against it without copying it.
+    pub fn read_store<R>(&self, read: impl FnOnce(&Store) -> R) -> R {
+        read(&self.lock().store)
+    }
+
+    /// The last event folded into the state, and its epoch.
+    pub fn position(&self) -> (String, u64) {
+        let state = self.lock();
+        (state.epoch.clone(), state.last_seq)
+    }
+
     /// A copy of the committed state, for the log's working copy.
     pub fn clone_store(&self) -> Store {
         self.lock().store.clone()
@@ -269,7 +304,7 @@ impl Hub {
         let state = self.lock();
         Contents {
             last_seq: state.last_seq,
-            last_event_id: self.event_id(state.last_seq),
+            last_event_id: event_id(&state, state.last_seq),
             widgets: state.store.widgets().cloned().collect(),
         }
     }
@@ -365,8 +400,8 @@ impl Hub {
             |s| &mut s.cached_reset,
             |hub, state, seq| {
                 ServerEvent::Reset(Reset {
-                    epoch: hub.shared.epoch.clone(),
-                    last_event_id: hub.event_id(seq),
+                    epoch: state.epoch.clone(),
+                    last_event_id: event_id(state, seq),
                     build: hub.shared.build.clone(),
                     view: hub.view(state, filter),
                 })
@@ -393,8 +428,8 @@ impl Hub {
             |hub, state, seq| {
                 ServerEvent::Init(Init {
                     protocol_version: PROTOCOL_VERSION,
-                    epoch: hub.shared.epoch.clone(),
-                    last_event_id: hub.event_id(seq),
+                    epoch: state.epoch.clone(),
+                    last_event_id: event_id(state, seq),
                     heartbeat_ms: hub.shared.heartbeat_interval.as_millis() as u64,
                     build: hub.shared.build.clone(),
                     view: hub.view(state, filter),
@@ -418,7 +453,7 @@ impl Hub {
     fn replay_after(&self, state: &State, raw: &str) -> Result<Vec<Arc<Frame>>, ResetReason> {
         let outcome = match raw.parse::<EventId>() {
             Err(_) => Err(ResetReason::InvalidId),
-            Ok(id) if id.epoch != self.shared.epoch => Err(ResetReason::ForeignEpoch),
+            Ok(id) if id.epoch != state.epoch => Err(ResetReason::ForeignEpoch),
             Ok(id) => state
                 .history
                 .after(id.seq, state.last_seq)
@@ -451,7 +486,11 @@ impl Hub {
                 return Ok(event.clone());
             }
         }
-        let event = Frame::encode(&build(self, state, seq), self.event_id(seq).as_ref(), None)?;
+        let event = Frame::encode(
+            &build(self, state, seq),
+            event_id(state, seq).as_ref(),
+            None,
+        )?;
         if let Some(i) = slot {
             slots(state)[i] = Some((seq, event.clone()));
         }
@@ -471,14 +510,6 @@ impl Hub {
         Ok(())
     }
 
-    /// The id of event `seq`, or `None` before the first event.
-    fn event_id(&self, seq: u64) -> Option<EventId> {
-        (seq > 0).then(|| EventId {
-            epoch: self.shared.epoch.clone(),
-            seq,
-        })
-    }
-
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic elsewhere while holding the lock cannot leave the store half
         // written (every mutation is a single call), so keep serving.
@@ -487,6 +518,28 @@ impl Hub {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Puts recovered events into `history`, aged from when each was accepted
+/// (across restarts, and across instances of a shared log).
+fn push_history(
+    history: &mut History,
+    events: Vec<(u64, i64, Arc<Frame>)>,
+    now: Instant,
+    now_ms: i64,
+) {
+    for (seq, at, frame) in events {
+        let age = Duration::from_millis(now_ms.saturating_sub(at).max(0) as u64);
+        history.push(seq, frame, now.checked_sub(age).unwrap_or(now));
+    }
+}
+
+/// The id of event `seq` in `state`'s epoch, or `None` before the first event.
+fn event_id(state: &State, seq: u64) -> Option<EventId> {
+    (seq > 0).then(|| EventId {
+        epoch: state.epoch.clone(),
+        seq,
+    })
 }
 
 /// Milliseconds since the Unix epoch, by the wall clock.

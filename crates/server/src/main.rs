@@ -46,7 +46,7 @@ async fn main() -> std::io::Result<()> {
         }
         println!("Try it: {}", try_it(app.addr(), &token.value));
     }
-    tracing::info!(addr = %app.addr(), epoch = app.hub().epoch(), "started");
+    tracing::info!(addr = %app.addr(), epoch = %app.hub().epoch(), "started");
     app.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())

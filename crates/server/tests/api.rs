@@ -1358,7 +1358,7 @@ async fn widgets_are_read_one_or_all() {
     assert_eq!(status, 200);
     assert_eq!(
         empty,
-        json!({"epoch": server.hub.epoch(), "last_event_id": null, "widgets": []})
+        json!({"epoch": &server.hub.epoch(), "last_event_id": null, "widgets": []})
     );
 
     server.published("x", json!({"value": 1})).await;
@@ -1369,7 +1369,7 @@ async fn widgets_are_read_one_or_all() {
     let mut keys: Vec<&String> = all.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(keys, ["epoch", "last_event_id", "widgets"]);
-    assert_eq!(all["epoch"], server.hub.epoch());
+    assert_eq!(all["epoch"], server.hub.epoch().as_str());
     assert_eq!(all["last_event_id"], last.as_str());
     // In the order they were first published; each as GET one shows it.
     assert_eq!(widget_ids(&server).await, ["x", "y"]);
@@ -1470,7 +1470,7 @@ async fn many_publishers_at_once_get_distinct_ids_in_stream_order() {
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>(), "distinct, gap-free ids");
     // The stream delivers them in id order, each id being one a publisher got.
     for seq in 1..=40 {
-        let id = format!("{}-{seq}", server.hub.epoch());
+        let id = format!("{}-{seq}", &server.hub.epoch());
         viewer.expect_update(&id).await;
     }
 }

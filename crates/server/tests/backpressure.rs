@@ -39,7 +39,7 @@ async fn a_stuck_viewer_never_holds_up_healthy_ones_and_is_reset_when_it_reads()
     let mut config = test_config();
     config.subscriber_buffer = SUBSCRIBER_BUFFER;
     let server = spawn(config).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
 
     // The stuck viewer sends its request, then reads nothing for a while.
     let stuck = open_unread_stream(server.addr(), Some(STUCK_RECV_BUFFER)).await;

@@ -71,7 +71,7 @@ async fn metrics_follow_publishing_and_streams() {
 
     server.publish_numbers("orders", 5);
     viewer
-        .expect_updates_through(server.hub.epoch(), 0, 5)
+        .expect_updates_through(&server.hub.epoch(), 0, 5)
         .await;
     assert_eq!(
         server.metric("pulseboard_events_published_total").await,

@@ -12,7 +12,7 @@ use protocol::{EventId, ServerEvent};
 /// Opens a stream resuming from `id` (header, or query if `by_query`) and
 /// checks it starts with a reset of the current state, then goes on live.
 async fn expect_reset(server: &TestServer, id: &str, by_query: bool) {
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     let current = server.publish(number_update("orders", 1000.0));
     let mut viewer = if by_query {
         server.resume_by_query(id).await
@@ -55,7 +55,7 @@ async fn an_id_older_than_the_history_gets_a_reset() {
     let mut config = test_config();
     config.history_size = 16;
     let server = spawn(config).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     server.publish_numbers("orders", 40);
     assert_eq!(server.metric("pulseboard_history_len").await, 16.0);
 
@@ -75,7 +75,7 @@ async fn an_id_older_than_the_history_age_gets_a_reset() {
     let mut config = test_config();
     config.history_age = Duration::from_secs(1);
     let server = spawn(config).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     server.publish_numbers("orders", 5);
     // Let events 1..=5 age out; only a lower bound on time matters here.
     tokio::time::sleep(Duration::from_millis(1300)).await;
@@ -94,7 +94,7 @@ async fn an_id_from_another_epoch_gets_a_reset() {
     let server = spawn(test_config()).await;
     server.publish_numbers("orders", 5);
     let foreign = "0123456789abcdef";
-    assert_ne!(server.hub.epoch(), foreign);
+    assert_ne!(&server.hub.epoch(), foreign);
 
     // Same sequence numbers as this run's, so only the epoch tells them apart.
     expect_reset(&server, &format!("{foreign}-3"), false).await;
@@ -108,7 +108,7 @@ async fn a_garbage_id_gets_a_reset() {
     let server = spawn(test_config()).await;
     server.publish_numbers("orders", 5);
     let long = "z".repeat(4000);
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     let garbage = [
         "garbage",
         "42",
@@ -142,7 +142,7 @@ async fn an_id_from_the_future_gets_a_reset() {
     server.publish_numbers("orders", 5);
     let future = |seq: u64| {
         EventId {
-            epoch: server.hub.epoch().to_owned(),
+            epoch: server.hub.epoch(),
             seq,
         }
         .to_string()

@@ -33,7 +33,7 @@ async fn resume(server: &TestServer, via: Via, id: &str) -> SseClient {
 /// A viewer reads events 1..=5, drops, misses 6..=9, and comes back.
 async fn missed_events_are_replayed_then_live_ones_follow(via: Via) {
     let server = spawn(test_config()).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     server.publish_numbers("orders", 3);
 
     let mut viewer = server.connect().await;
@@ -102,7 +102,7 @@ async fn resume_with_query_parameter_replays_exactly_what_was_missed() {
 #[actix_web::test]
 async fn resuming_at_the_latest_id_goes_straight_to_live_events() {
     let server = spawn(test_config()).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     let mut last = server.publish_numbers("orders", 9);
 
     for via in [Via::Header, Via::Query] {
@@ -143,7 +143,7 @@ async fn an_empty_id_is_a_fresh_start_with_init() {
 #[actix_web::test]
 async fn the_header_wins_over_the_query() {
     let server = spawn(test_config()).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     server.publish_numbers("orders", 6);
     let url = server.events_url();
 
@@ -180,7 +180,7 @@ async fn replay_and_live_events_join_without_gap_or_duplicate_while_publishing()
     // not about slow viewers (see backpressure.rs for those).
     config.subscriber_buffer = 65_536;
     let server = spawn(config).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     server.publish_numbers("seed", BEFORE as usize);
 
     // The publisher runs on its own thread, so it really races the resumes. It

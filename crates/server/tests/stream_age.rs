@@ -17,7 +17,7 @@ async fn streams_rotate_by_age_and_resuming_viewers_miss_nothing() {
     config.max_stream_age = Some(MAX_AGE);
     config.heartbeat_interval = Duration::from_millis(100);
     let server = spawn(config).await;
-    let epoch = server.hub.epoch().to_owned();
+    let epoch = server.hub.epoch();
     let first = server.publish_numbers("orders", 1);
 
     // Publishes every few milliseconds for 3 s, then says where it stopped.

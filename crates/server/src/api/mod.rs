@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod body;
 pub mod dashboards;
+pub mod idempotency_key;
 pub mod openapi;
 pub mod request_body;
 pub mod session;

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 #[allow(unused_imports)] // named in the OpenAPI attributes
 use super::body::{BatchBody, PublishBody};
+use super::idempotency_key;
 use super::request_body::{self, BodyLimits};
 use super::PublishTokens;
 use crate::access::ViewerAccess;
@@ -15,7 +16,7 @@ use crate::error::ApiError;
 use crate::error::ErrorBody;
 use crate::hub::{unix_ms, Hub};
 use crate::limits::RateLimits;
-use crate::log::{AppendError, Log};
+use crate::log::{Append, AppendError, Appended, Log};
 use crate::publish::{self, Publication};
 
 /// `POST /api/widgets/{id}` answers with the event that carries the change.
@@ -62,6 +63,7 @@ pub struct WidgetList {
     security(("bearer" = [])),
 )]
 pub async fn publish(
+    request: HttpRequest,
     hub: web::Data<Hub>,
     log: web::Data<Log>,
     permit: PublishPermit,
@@ -71,16 +73,35 @@ pub async fn publish(
     let limits = permit.admit()?;
     let id = parse_id(id.into_inner())?;
     let body = request_body::read(payload, limits).await?;
+    let once = idempotency_key::of(&request, &body)?;
     let now = unix_ms();
     let publication = publish::parse_publication(&body, hub.kind_hints(&id), now)?;
-    let event_id = log
-        .publish(publication.into_change(id.clone(), now))
+    let change = publication.into_change(id.clone(), now);
+    let appended = log
+        .append_once(Append::Set(vec![change]), once)
         .await
         .map_err(|e| refused(e, "", &hub))?;
-    Ok(HttpResponse::Ok().json(Accepted {
-        widget: id,
+    accepted(id, appended)
+}
+
+/// The answer to a publish or delete of one widget.
+fn accepted(widget: WidgetId, appended: Appended) -> Result<HttpResponse, ApiError> {
+    let event_id = appended.ids.first().ok_or_else(no_id)?;
+    let mut response = HttpResponse::Ok().json(Accepted {
+        widget,
         event_id: event_id.to_string(),
-    }))
+    });
+    idempotency_key::mark_replayed(&mut response, appended.replayed);
+    Ok(response)
+}
+
+fn no_id() -> ApiError {
+    tracing::error!("the log answered an append with no event id");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the update was stored but no event id came back",
+    )
 }
 
 /// Apply many updates in order, all or nothing, each with its own event id.
@@ -100,6 +121,7 @@ pub async fn publish(
     security(("bearer" = [])),
 )]
 pub async fn publish_batch(
+    request: HttpRequest,
     hub: web::Data<Hub>,
     log: web::Data<Log>,
     permit: PublishPermit,
@@ -107,18 +129,21 @@ pub async fn publish_batch(
 ) -> Result<HttpResponse, ApiError> {
     let limits = permit.admit()?;
     let body = request_body::read(payload, limits).await?;
+    let once = idempotency_key::of(&request, &body)?;
     let now = unix_ms();
     let changes = publish::parse_batch(&body, |id| hub.kind_hints(id), now)?
         .into_iter()
         .map(|(id, publication): (WidgetId, Publication)| publication.into_change(id, now))
         .collect();
-    let event_ids = log
-        .publish_all(changes)
+    let appended = log
+        .append_once(Append::Set(changes), once)
         .await
         .map_err(|e| refused(e, "updates[{item}].", &hub))?;
-    Ok(HttpResponse::Ok().json(BatchAccepted {
-        event_ids: event_ids.iter().map(EventId::to_string).collect(),
-    }))
+    let mut response = HttpResponse::Ok().json(BatchAccepted {
+        event_ids: appended.ids.iter().map(EventId::to_string).collect(),
+    });
+    idempotency_key::mark_replayed(&mut response, appended.replayed);
+    Ok(response)
 }
 
 /// Every widget, in display order.
@@ -136,7 +161,7 @@ pub async fn list(
     viewers.check(&req)?;
     let contents = hub.contents();
     Ok(HttpResponse::Ok().json(WidgetList {
-        epoch: hub.epoch().to_owned(),
+        epoch: hub.epoch(),
         last_event_id: contents.last_event_id.map(|id| id.to_string()),
         widgets: contents.widgets,
     }))
@@ -177,6 +202,7 @@ pub async fn get(
     ),
     security(("bearer" = [])))]
 pub async fn delete(
+    request: HttpRequest,
     hub: web::Data<Hub>,
     log: web::Data<Log>,
     permit: PublishPermit,
@@ -184,14 +210,12 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     permit.admit()?;
     let id = parse_id(id.into_inner())?;
-    let event_id = log
-        .remove(id.clone())
+    let once = idempotency_key::of(&request, &[])?;
+    let appended = log
+        .append_once(Append::Remove(id.clone()), once)
         .await
         .map_err(|e| refused(e, "", &hub))?;
-    Ok(HttpResponse::Ok().json(Accepted {
-        widget: id,
-        event_id: event_id.to_string(),
-    }))
+    accepted(id, appended)
 }
 
 fn parse_id(id: String) -> Result<WidgetId, ApiError> {
@@ -238,6 +262,11 @@ fn refused(error: AppendError, item_prefix: &str, hub: &Hub) -> ApiError {
             format!("this server keeps at most {max} widgets (--max-widgets); delete some first"),
         ),
         AppendError::NotFound(id) => not_found(&id),
+        AppendError::KeyReused => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request; use a new key for a new update",
+        ),
         AppendError::Unavailable(problem) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "storage_unavailable",

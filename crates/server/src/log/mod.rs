@@ -10,6 +10,7 @@
 //! [`Storage`]: an SQLite database in the data directory ([`sqlite`]), or
 //! nothing at all ([`memory`], for tests and benchmarks).
 
+pub mod idempotency;
 pub mod import;
 pub mod memory;
 pub mod sequencer;
@@ -41,6 +42,26 @@ pub enum Append {
     Remove(WidgetId),
 }
 
+/// A publisher's `Idempotency-Key`, with a digest of the request it came
+/// with: a retry of the same request under the same key, within the history
+/// window, is answered with the first one's ids and applied only once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: String,
+    /// The SHA-256 of the request (method, path, body), in hex.
+    pub request: String,
+}
+
+/// What an append was answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// One id per event, in order.
+    pub ids: Vec<EventId>,
+    /// True if these are the ids of an earlier append with the same
+    /// [`Idempotency`] key, and nothing was applied this time.
+    pub replayed: bool,
+}
+
 /// Why an append changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
@@ -54,6 +75,9 @@ pub enum AppendError {
     NotFound(WidgetId),
     #[error("could not encode event: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The `Idempotency-Key` came earlier with another request.
+    #[error("this Idempotency-Key was used with a different request")]
+    KeyReused,
     /// The storage could not commit it (disk full, read-only, I/O error), or
     /// the log is shutting down. Retrying later may work.
     #[error("{0}")]
@@ -72,8 +96,14 @@ pub enum Health {
 /// whichever one its configuration chose behind [`Log`].
 pub trait EventLog: Send + Sync + 'static {
     /// Orders, commits and publishes `append`; resolves once it is durable and
-    /// handed to the hub, with one id per event, in order.
-    fn append(&self, append: Append) -> BoxFuture<'static, Result<Vec<EventId>, AppendError>>;
+    /// in the hub's state, with one id per event, in order. With `once`, an
+    /// append already taken under the same key is not applied again: its ids
+    /// are the answer.
+    fn append(
+        &self,
+        append: Append,
+        once: Option<Idempotency>,
+    ) -> BoxFuture<'static, Result<Appended, AppendError>>;
 
     /// Ends a viewer session before its expiry, on every instance that
     /// shares this log; resolves once the revocation is durable and in
@@ -100,7 +130,16 @@ impl Log {
     }
 
     pub async fn append(&self, append: Append) -> Result<Vec<EventId>, AppendError> {
-        self.0.append(append).await
+        Ok(self.0.append(append, None).await?.ids)
+    }
+
+    /// [`Log::append`], applied at most once per [`Idempotency`] key.
+    pub async fn append_once(
+        &self,
+        append: Append,
+        once: Option<Idempotency>,
+    ) -> Result<Appended, AppendError> {
+        self.0.append(append, once).await
     }
 
     /// Sets one widget.
@@ -289,6 +328,7 @@ fn start_with(
         Arc::new(sessions),
         last_seq,
         config.max_widgets,
+        idempotency::IdempotencyKeys::new(config.history_size, config.history_age),
     )?;
     Ok((hub, Log::new(log)))
 }

@@ -28,9 +28,10 @@ use futures_util::FutureExt;
 use protocol::{EventId, Remove, ServerEvent, WidgetId};
 use tokio::sync::oneshot;
 
+use super::idempotency::IdempotencyKeys;
 use super::{
-    Append, AppendError, Applied, Batch, Checkpoint, Committed, EventLog, Health, Revocation,
-    SessionRecords, Storage,
+    Append, AppendError, Appended, Applied, Batch, Checkpoint, Committed, EventLog, Health,
+    Idempotency, Revocation, SessionRecords, Storage,
 };
 use crate::frame::Frame;
 use crate::hub::{unix_ms, Hub};
@@ -50,12 +51,13 @@ const TICK: Duration = Duration::from_secs(1);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 const CHECKPOINT_EVENTS: u64 = 10_000;
 
-type Reply = oneshot::Sender<Result<Vec<EventId>, AppendError>>;
+type Reply = oneshot::Sender<Result<Appended, AppendError>>;
 type RevokeReply = oneshot::Sender<Result<(), AppendError>>;
 
 enum Request {
     Append {
         append: Append,
+        once: Option<Idempotency>,
         reply: Reply,
     },
     Revoke {
@@ -68,7 +70,9 @@ enum Request {
 /// their ids) and the revocations.
 #[derive(Default)]
 struct Answers {
-    appends: Vec<(Reply, Vec<EventId>)>,
+    appends: Vec<(Reply, Appended)>,
+    /// Keys first answered in this group: forgotten if it fails.
+    keys: Vec<String>,
     revocations: Vec<(Revocation, RevokeReply)>,
 }
 
@@ -97,6 +101,7 @@ impl LocalLog {
         sessions: Arc<SessionRecords>,
         last_seq: u64,
         max_widgets: usize,
+        keys: IdempotencyKeys,
     ) -> std::io::Result<LocalLog> {
         let (sender, receiver) = mpsc::channel();
         let health = Arc::new(SharedHealth {
@@ -105,6 +110,7 @@ impl LocalLog {
         });
         hub.metrics().storage_available.set(1);
         let sequencer = Sequencer {
+            epoch: hub.epoch(),
             working: hub.clone_store(),
             storage,
             hub,
@@ -116,6 +122,7 @@ impl LocalLog {
             reordered: false,
             uncheckpointed: 0,
             last_checkpoint: Instant::now(),
+            keys,
         };
         let thread = std::thread::Builder::new()
             .name("pulseboard-log".into())
@@ -152,9 +159,20 @@ impl LocalLog {
 }
 
 impl EventLog for LocalLog {
-    fn append(&self, append: Append) -> BoxFuture<'static, Result<Vec<EventId>, AppendError>> {
+    fn append(
+        &self,
+        append: Append,
+        once: Option<Idempotency>,
+    ) -> BoxFuture<'static, Result<Appended, AppendError>> {
         let (reply, answer) = oneshot::channel();
-        self.request(Request::Append { append, reply }, answer)
+        self.request(
+            Request::Append {
+                append,
+                once,
+                reply,
+            },
+            answer,
+        )
     }
 
     fn revoke(&self, revocation: Revocation) -> BoxFuture<'static, Result<(), AppendError>> {
@@ -218,6 +236,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 struct Sequencer<S> {
+    /// A local log never starts a new epoch while it runs.
+    epoch: String,
     storage: S,
     hub: Hub,
     sessions: Arc<SessionRecords>,
@@ -234,6 +254,8 @@ struct Sequencer<S> {
     reordered: bool,
     uncheckpointed: u64,
     last_checkpoint: Instant,
+    /// The `Idempotency-Key`s answered within the history window.
+    keys: IdempotencyKeys,
 }
 
 impl<S: Storage> Sequencer<S> {
@@ -286,18 +308,46 @@ impl<S: Storage> Sequencer<S> {
         let mut answers = Answers::default();
         for request in group {
             match request {
-                Request::Append { append, reply } => match self.prepare(append, &mut events) {
-                    Ok(ids) => answers.appends.push((reply, ids)),
-                    Err(refused) => {
-                        let _ = reply.send(Err(refused));
+                Request::Append {
+                    append,
+                    once,
+                    reply,
+                } => {
+                    // A retry is answered after the commit, like the append
+                    // it repeats, which may be in this same group.
+                    match once.as_ref().and_then(|once| self.keys.earlier(once)) {
+                        Some(Ok(earlier)) => answers.appends.push((reply, earlier)),
+                        Some(Err(refused)) => {
+                            let _ = reply.send(Err(refused));
+                        }
+                        None => match self.prepare(append, &mut events) {
+                            Ok(ids) => {
+                                if let Some(once) = once {
+                                    answers.keys.push(once.key.clone());
+                                    self.keys.remember(once, ids.clone(), Instant::now());
+                                }
+                                let appended = Appended {
+                                    ids,
+                                    replayed: false,
+                                };
+                                answers.appends.push((reply, appended));
+                            }
+                            Err(refused) => {
+                                let _ = reply.send(Err(refused));
+                            }
+                        },
                     }
-                },
+                }
                 Request::Revoke { revocation, reply } => {
                     answers.revocations.push((revocation, reply));
                 }
             }
         }
         if events.is_empty() && answers.revocations.is_empty() {
+            // Only retries of appends already committed (or nothing).
+            for (reply, appended) in answers.appends {
+                let _ = reply.send(Ok(appended));
+            }
             return;
         }
         let checkpoint_due = self.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
@@ -322,7 +372,7 @@ impl<S: Storage> Sequencer<S> {
             let checkpoint = checkpoint
                 .then(|| checkpoint_of(&self.working, &self.dirty, self.reordered, last_seq));
             let batch = Batch {
-                epoch: self.hub.epoch(),
+                epoch: &self.epoch,
                 events: &events,
                 revocations: &revocations,
                 checkpoint,
@@ -344,6 +394,7 @@ impl<S: Storage> Sequencer<S> {
                     self.uncheckpointed += events.len() as u64;
                 }
                 self.last_seq = last_seq;
+                self.keys.prune(last_seq, Instant::now());
                 if !self.health.available.load(Ordering::Relaxed) {
                     self.set_available();
                 }
@@ -360,9 +411,9 @@ impl<S: Storage> Sequencer<S> {
                 if !events.is_empty() {
                     let appends = answers.appends;
                     self.hub.apply(events, || {
-                        for (reply, ids) in appends {
+                        for (reply, appended) in appends {
                             // The publisher may have gone; the change stands anyway.
-                            let _ = reply.send(Ok(ids));
+                            let _ = reply.send(Ok(appended));
                         }
                     });
                 }
@@ -378,6 +429,9 @@ impl<S: Storage> Sequencer<S> {
                 *lock(&self.health.problem) = problem.clone();
                 if !events.is_empty() {
                     self.working = self.hub.clone_store();
+                }
+                for key in &answers.keys {
+                    self.keys.forget(key);
                 }
                 for (reply, _) in answers.appends {
                     let _ = reply.send(Err(AppendError::Unavailable(problem.clone())));
@@ -486,7 +540,7 @@ impl<S: Storage> Sequencer<S> {
 
     fn event_id(&self, seq: u64) -> EventId {
         EventId {
-            epoch: self.hub.epoch().to_owned(),
+            epoch: self.epoch.clone(),
             seq,
         }
     }

@@ -345,6 +345,9 @@ impl Subscriber {
                 self.finished = true;
                 Some(event)
             }
+            Ok(event) if event.name == EventName::NewEpoch => {
+                self.resubscribe(ResetReason::NewEpoch)
+            }
             Ok(event) => {
                 let expired = self
                     .deadline
@@ -361,19 +364,24 @@ impl Subscriber {
             }
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(missed, "subscriber lagged; sending a reset");
-                match self.hub.resync(ResetReason::Lagged, &self.filter) {
-                    Ok(Subscription { backlog, receiver }) => {
-                        self.backlog = backlog;
-                        self.receiver = receiver;
-                        self.backlog.next()
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "could not build a reset; closing stream");
-                        None
-                    }
-                }
+                self.resubscribe(ResetReason::Lagged)
             }
             Err(RecvError::Closed) => None,
+        }
+    }
+
+    /// Starts over from a `reset` of the current state.
+    fn resubscribe(&mut self, reason: ResetReason) -> Option<Arc<Frame>> {
+        match self.hub.resync(reason, &self.filter) {
+            Ok(Subscription { backlog, receiver }) => {
+                self.backlog = backlog;
+                self.receiver = receiver;
+                self.backlog.next()
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not build a reset; closing stream");
+                None
+            }
         }
     }
 }
