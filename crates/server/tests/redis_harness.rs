@@ -1,7 +1,7 @@
 //! The Redis test harness (`common::redis`) does what the `--redis-url`
 //! tests rely on: a private Redis on a free loopback port, raw commands, and
-//! restarts on the same port that keep the data with AOF (even after
-//! SIGKILL, thanks to `appendfsync always`) and lose it without.
+//! restarts on the same port and dir that keep the data with AOF (after
+//! SIGTERM and after SIGKILL) and lose it without.
 
 mod common;
 
@@ -12,7 +12,10 @@ async fn it_answers_on_its_own_port() {
     let redis = RedisServer::start(false).await;
     assert_eq!(redis.url(), format!("redis://127.0.0.1:{}/", redis.port()));
     assert_eq!(redis.command(&["PING"]).await, "+PONG\r\n");
-    assert_eq!(redis.command(&["SET", "greeting", "hi there"]).await, "+OK\r\n");
+    assert_eq!(
+        redis.command(&["SET", "greeting", "hi there"]).await,
+        "+OK\r\n"
+    );
     assert_eq!(
         redis.command(&["GET", "greeting"]).await,
         "$8\r\nhi there\r\n"

@@ -5,6 +5,7 @@
 pub mod nginx;
 pub mod process;
 pub mod raw;
+pub mod redis;
 pub mod viewer;
 
 use std::pin::Pin;
