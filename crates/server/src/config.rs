@@ -106,6 +106,19 @@ pub struct Config {
     #[arg(long, env = "PULSEBOARD_SYNC", value_enum, default_value = "full")]
     pub sync: SyncMode,
 
+    /// A Redis server (`redis://[:password@]host:port/[db]`) that several
+    /// instances share one log through: one order of events, their history,
+    /// the widgets' state and the sessions. Replaces `--storage`; without it
+    /// the log stays local to this instance.
+    #[arg(long, env = "PULSEBOARD_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// The prefix of every Redis key, so several Pulseboards can share one
+    /// Redis. Instances with the same `--redis-url` and prefix are one
+    /// dashboard.
+    #[arg(long, env = "PULSEBOARD_REDIS_PREFIX", default_value = "pulseboard")]
+    pub redis_prefix: String,
+
     /// The state file of earlier versions, imported once into the database
     /// and renamed `*.imported`. Default: `state.json` in the data directory.
     #[arg(long, env = "PULSEBOARD_STATE_FILE")]
@@ -264,6 +277,8 @@ impl std::fmt::Debug for Config {
             .field("storage", &self.storage)
             .field("data_dir", &self.data_dir)
             .field("sync", &self.sync)
+            .field("redis", &self.redis_url.as_ref().map(|_| "<hidden>"))
+            .field("redis_prefix", &self.redis_prefix)
             .field("state_file", &self.state_file)
             .field("dashboards", &self.dashboards.len())
             .field("playlists", &self.playlists.len())

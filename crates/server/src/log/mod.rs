@@ -13,6 +13,7 @@
 pub mod idempotency;
 pub mod import;
 pub mod memory;
+pub mod redis;
 pub mod sequencer;
 pub mod sessions;
 pub mod sqlite;
@@ -50,6 +51,32 @@ pub struct Idempotency {
     pub key: String,
     /// The SHA-256 of the request (method, path, body), in hex.
     pub request: String,
+}
+
+/// An `Idempotency-Key` an append was answered under, as committed with the
+/// events it produced: a retry after a restart gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnsweredKey {
+    pub once: Idempotency,
+    /// The append's ids: `count` consecutive sequence numbers of `epoch`
+    /// from `first_seq` (an append's events are numbered together).
+    pub epoch: String,
+    pub first_seq: u64,
+    pub count: u64,
+    /// When it was accepted, in milliseconds since the Unix epoch: the key
+    /// ages across restarts like the events do.
+    pub at: i64,
+}
+
+impl AnsweredKey {
+    pub fn ids(&self) -> Vec<EventId> {
+        (self.first_seq..self.first_seq + self.count)
+            .map(|seq| EventId {
+                epoch: self.epoch.clone(),
+                seq,
+            })
+            .collect()
+    }
 }
 
 /// What an append was answered with.
@@ -187,6 +214,10 @@ pub trait Storage: Send + 'static {
     /// What earlier runs committed (an empty, new epoch the first time).
     fn recover(&mut self) -> Result<Recovered, StorageError>;
 
+    /// The `Idempotency-Key`s earlier runs committed, oldest first; some may
+    /// be beyond the history bounds already (the log forgets those at start).
+    fn recover_keys(&mut self) -> Result<Vec<AnsweredKey>, StorageError>;
+
     /// Makes `batch` durable, all or nothing, before returning.
     fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StorageError>;
 
@@ -220,13 +251,17 @@ pub struct StoredEvent {
     pub data: String,
 }
 
-/// One group commit: the events of every append it holds, the sessions
-/// revoked meanwhile, and from time to time the state they fold into (a
-/// checkpoint), after which older events beyond the history bounds, and
+/// One group commit: the events of every append it holds (with the
+/// `Idempotency-Key`s first answered by them), the sessions revoked
+/// meanwhile, and from time to time the state they fold into (a checkpoint),
+/// after which older events and keys beyond the history bounds, and
 /// revocations of sessions that have expired, may go.
 pub struct Batch<'a> {
     pub epoch: &'a str,
     pub events: &'a [Committed],
+    /// In the same transaction as `events`: a key is durable exactly when
+    /// the append it answered is.
+    pub keys: &'a [AnsweredKey],
     pub revocations: &'a [Revocation],
     pub checkpoint: Option<Checkpoint<'a>>,
 }
@@ -264,6 +299,28 @@ pub enum StartError {
     Thread(#[from] std::io::Error),
     #[error(transparent)]
     SessionKey(#[from] crate::secret_file::SecretError),
+    /// Redis (`--redis-url`) cannot be reached or holds something unreadable.
+    #[error("{0}")]
+    Redis(String),
+}
+
+/// Checks a set of changes against the state they apply to and completes
+/// each (the settings it left out, a number's previous value); changes
+/// nothing if any is refused.
+fn complete_set(
+    store: &Store,
+    changes: &mut [Change],
+    max_widgets: usize,
+) -> Result<(), AppendError> {
+    for change in changes.iter() {
+        if let Some(field) = change.update.value.non_finite_field() {
+            return Err(AppendError::NonFinite(field));
+        }
+    }
+    if store.len() + store.count_new(changes) > max_widgets {
+        return Err(AppendError::TooManyWidgets(max_widgets));
+    }
+    store.complete_all(changes).map_err(AppendError::Conflict)
 }
 
 /// The file in the data directory that holds the session key.
@@ -276,6 +333,9 @@ pub fn start(
     dashboards: Dashboards,
     metrics: Metrics,
 ) -> Result<(Hub, Log), StartError> {
+    if let Some(url) = &config.redis_url {
+        return redis::start(config, url, dashboards, metrics);
+    }
     match config.storage {
         // Nothing is kept: sessions last as long as this process.
         StorageKind::Memory => {
@@ -319,8 +379,10 @@ fn start_with(
 ) -> Result<(Hub, Log), StartError> {
     let mut recovered = storage.recover()?;
     let sessions = SessionRecords::new(session_key, std::mem::take(&mut recovered.revoked));
+    let mut keys = idempotency::IdempotencyKeys::new(config.history_size, config.history_age);
     let start = fold(recovered)?;
     let last_seq = start.last_seq;
+    keys.restore(storage.recover_keys()?, last_seq);
     let hub = Hub::new(config, dashboards, metrics, start);
     let log = sequencer::LocalLog::start(
         storage,
@@ -328,7 +390,7 @@ fn start_with(
         Arc::new(sessions),
         last_seq,
         config.max_widgets,
-        idempotency::IdempotencyKeys::new(config.history_size, config.history_age),
+        keys,
     )?;
     Ok((hub, Log::new(log)))
 }

@@ -489,17 +489,7 @@ impl<S: Storage> Sequencer<S> {
         mut changes: Vec<Change>,
         first_seq: u64,
     ) -> Result<Vec<Committed>, AppendError> {
-        for change in &changes {
-            if let Some(field) = change.update.value.non_finite_field() {
-                return Err(AppendError::NonFinite(field));
-            }
-        }
-        if self.working.len() + self.working.count_new(&changes) > self.max_widgets {
-            return Err(AppendError::TooManyWidgets(self.max_widgets));
-        }
-        self.working
-            .complete_all(&mut changes)
-            .map_err(AppendError::Conflict)?;
+        super::complete_set(&self.working, &mut changes, self.max_widgets)?;
         // Encoded before anything is applied, so a failure changes nothing.
         changes
             .into_iter()
