@@ -199,8 +199,10 @@ struct TailState {
     problem: Option<String>,
     /// When the tail last completed a read.
     last_read: Instant,
-    /// Since when the stream holds events the tail has not folded in.
-    behind_since: Option<Instant>,
+    /// Since when the tail has not reached the stream's last event as it was
+    /// then (the event's seq). Under a steady load the stream is always a
+    /// little ahead; only a tail that stops gaining is behind.
+    behind: Option<(Instant, u64)>,
 }
 
 /// Connects, loads the shared state and starts the tail.
@@ -267,7 +269,7 @@ pub fn start(
         tail: Mutex::new(TailState {
             problem: None,
             last_read: Instant::now(),
-            behind_since: None,
+            behind: None,
         }),
         closed: AtomicBool::new(false),
     });
@@ -476,8 +478,8 @@ impl Shared {
                 silent.as_secs()
             ));
         }
-        match tail.behind_since {
-            Some(since) if since.elapsed() > STALE_AFTER => Some(format!(
+        match tail.behind {
+            Some((since, _)) if since.elapsed() > STALE_AFTER => Some(format!(
                 "this instance has stayed behind the shared log for {}s",
                 since.elapsed().as_secs()
             )),
@@ -629,12 +631,14 @@ impl Shared {
             tracing::warn!(ours = %ours, theirs = ?epoch, "the shared log started a new epoch; reloading");
             return Ok(Outcome::Reload);
         }
+        let last = seq.unwrap_or(0);
         let mut tail = lock(&self.tail);
-        if seq.unwrap_or(0) > applied {
-            tail.behind_since.get_or_insert_with(Instant::now);
-        } else {
-            tail.behind_since = None;
-        }
+        tail.behind = match tail.behind {
+            _ if last <= applied => None,
+            // Still short of where the stream was when it fell behind.
+            Some((since, target)) if applied < target => Some((since, target)),
+            _ => Some((Instant::now(), last)),
+        };
         Ok(Outcome::Continued)
     }
 
@@ -656,7 +660,7 @@ impl Shared {
         tracing::info!(epoch = %start.epoch, last_seq, "reloaded the shared log from Redis");
         self.hub.replace(start);
         self.applied.send_replace(last_seq);
-        lock(&self.tail).behind_since = None;
+        lock(&self.tail).behind = None;
         Ok(position)
     }
 
