@@ -35,11 +35,17 @@ function replaceOnce(text, from, to) {
   return text.replace(from, () => to);
 }
 
-/** The shipped site config with these upstreams (`http://host:port` URLs) and listen address. */
+/**
+ * The shipped site config with these upstreams (`http://host:port` URLs), each
+ * with the shipped `server` line's parameters (`max_fails=0`), and listen address.
+ */
 export function siteConfig({ upstreams, listen }) {
-  const servers = upstreams.map((url) => `server ${new URL(url).host};\n    `).join('');
   let text = readFileSync(DEPLOY_CONF, 'utf8');
-  text = replaceOnce(text, 'server 127.0.0.1:8080;\n    ', servers);
+  const shipped = /server 127\.0\.0\.1:8080([^;\n]*);\n {4}/.exec(text);
+  if (!shipped) throw new Error(`${DEPLOY_CONF} has no \`server 127.0.0.1:8080 ...;\` line`);
+  const params = shipped[1];
+  const servers = upstreams.map((url) => `server ${new URL(url).host}${params};\n    `).join('');
+  text = replaceOnce(text, shipped[0], servers);
   text = replaceOnce(text, 'listen 80;', `listen ${listen};`);
   return text;
 }

@@ -58,7 +58,8 @@ pub struct Site {
 
 impl Site {
     /// The shipped site with its upstream's `server` line replaced by one per
-    /// base URL (`http://127.0.0.1:port`).
+    /// base URL (`http://127.0.0.1:port`), each with the shipped line's
+    /// parameters (`max_fails=0`).
     pub fn new(upstream_bases: &[&str]) -> Site {
         Site {
             upstreams: upstream_bases
@@ -97,12 +98,22 @@ impl Site {
     pub fn render(&self, listen: SocketAddr) -> String {
         let shipped = std::fs::read_to_string(DEPLOY_CONF)
             .unwrap_or_else(|e| panic!("read {DEPLOY_CONF}: {e}"));
+        let shipped_server = "server 127.0.0.1:8080";
+        let params = shipped
+            .split_once(shipped_server)
+            .and_then(|(_, rest)| rest.split_once(";\n    "))
+            .map(|(params, _)| params)
+            .unwrap_or_else(|| panic!("{DEPLOY_CONF} has no `{shipped_server} ...;` line"));
         let servers: String = self
             .upstreams
             .iter()
-            .map(|addr| format!("server {addr};\n    "))
+            .map(|addr| format!("server {addr}{params};\n    "))
             .collect();
-        let mut text = replace_once(&shipped, "server 127.0.0.1:8080;\n    ", &servers);
+        let mut text = replace_once(
+            &shipped,
+            &format!("{shipped_server}{params};\n    "),
+            &servers,
+        );
         text = replace_once(
             &text,
             "listen 80;",
