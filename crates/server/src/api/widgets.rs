@@ -41,6 +41,9 @@ pub struct WidgetList {
     pub widgets: Vec<Widget>,
 }
 
+/// The `Idempotency-Key` header, as the OpenAPI document describes it.
+const IDEMPOTENCY_KEY: &str = "1 to 255 printable ASCII characters, no spaces. A retry of the same request (method, path, body) with the same key, within the history window, is answered with the first answer's event ids and `Idempotent-Replayed: true`, and applied only once; the same key with another request is a 422 idempotency_key_reused";
+
 /// Set a widget's value.
 ///
 /// The body is the value's fields plus optional `kind`, `title` and
@@ -48,15 +51,18 @@ pub struct WidgetList {
 /// the widget is declared with, else inferred from the fields (docs/api.md).
 #[utoipa::path(
     post, path = "/api/widgets/{id}", tag = "widgets",
-    params(("id" = String, Path, description = "widget id: [a-z0-9][a-z0-9_.-]{0,63}")),
+    params(
+        ("id" = String, Path, description = "widget id: [a-z0-9][a-z0-9_.-]{0,63}"),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY),
+    ),
     request_body(content = PublishBody, description = "one of the kinds' bodies"),
     responses(
-        (status = 200, description = "applied and sent to every viewer", body = Accepted),
-        (status = 400, description = "invalid_json, invalid_id", body = ErrorBody),
+        (status = 200, description = "applied and sent to every viewer; or, with `Idempotent-Replayed: true`, a retry answered with the first event id and not applied again", body = Accepted),
+        (status = 400, description = "invalid_json, invalid_id, invalid_idempotency_key", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 408, description = "body_timeout", body = ErrorBody),
         (status = 413, description = "body_too_large", body = ErrorBody),
-        (status = 422, description = "invalid_value, unknown_kind, kind_mismatch, too_many_widgets", body = ErrorBody),
+        (status = 422, description = "invalid_value, unknown_kind, kind_mismatch, too_many_widgets, idempotency_key_reused", body = ErrorBody),
         (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
         (status = 503, description = "storage_unavailable, with `Retry-After`: nothing was applied", body = ErrorBody),
     ),
@@ -107,14 +113,15 @@ fn no_id() -> ApiError {
 /// Apply many updates in order, all or nothing, each with its own event id.
 #[utoipa::path(
     post, path = "/api/batch", tag = "widgets",
+    params(("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY)),
     request_body(content = BatchBody),
     responses(
-        (status = 200, description = "all applied", body = BatchAccepted),
-        (status = 400, description = "invalid_json, invalid_id", body = ErrorBody),
+        (status = 200, description = "all applied; or, with `Idempotent-Replayed: true`, a retry answered with the first event ids and not applied again", body = BatchAccepted),
+        (status = 400, description = "invalid_json, invalid_id, invalid_idempotency_key", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 408, description = "body_timeout", body = ErrorBody),
         (status = 413, description = "body_too_large", body = ErrorBody),
-        (status = 422, description = "an update is invalid (`updates[i].field`); none applied", body = ErrorBody),
+        (status = 422, description = "an update is invalid (`updates[i].field`), none applied; or idempotency_key_reused", body = ErrorBody),
         (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
         (status = 503, description = "storage_unavailable, with `Retry-After`: nothing was applied", body = ErrorBody),
     ),
@@ -191,12 +198,16 @@ pub async fn get(
 
 /// Delete a widget; viewers get a `remove` event.
 #[utoipa::path(delete, path = "/api/widgets/{id}", tag = "widgets",
-    params(("id" = String, Path)),
+    params(
+        ("id" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = IDEMPOTENCY_KEY),
+    ),
     responses(
-        (status = 200, body = Accepted),
-        (status = 400, description = "invalid_id", body = ErrorBody),
+        (status = 200, description = "removed; or, with `Idempotent-Replayed: true`, a retry answered with the first event id", body = Accepted),
+        (status = 400, description = "invalid_id, invalid_idempotency_key", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 404, description = "not_found", body = ErrorBody),
+        (status = 422, description = "idempotency_key_reused", body = ErrorBody),
         (status = 429, description = "rate_limited, with `Retry-After`", body = ErrorBody),
         (status = 503, description = "storage_unavailable, with `Retry-After`: nothing was applied", body = ErrorBody),
     ),

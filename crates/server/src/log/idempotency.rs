@@ -1,14 +1,17 @@
 //! The `Idempotency-Key`s the local log has answered, so that a publisher's
 //! retry (its instance died mid-request, or nginx answered 502) applies once.
 //! A key is remembered as long as the events it produced are replayable: for
-//! the history's size and age.
+//! the history's size and age. The storage commits each key with those events
+//! (`Batch::keys`) and gives it back at start, so a retry after a crash of the
+//! server is answered too.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use protocol::EventId;
 
-use super::{AppendError, Appended, Idempotency};
+use super::{AnsweredKey, AppendError, Appended, Idempotency};
+use crate::hub::unix_ms;
 
 pub struct IdempotencyKeys {
     answered: HashMap<String, Answered>,
@@ -59,6 +62,20 @@ impl IdempotencyKeys {
                 ids,
             },
         );
+    }
+
+    /// Remembers the keys an earlier run committed (oldest first), each as
+    /// old as it really is, then forgets those already out of the window
+    /// that ends at event `last_seq`.
+    pub fn restore(&mut self, keys: Vec<AnsweredKey>, last_seq: u64) {
+        let (now, now_ms) = (Instant::now(), unix_ms());
+        for key in keys {
+            // As the hub ages its restored history: from the wall clock then.
+            let age = Duration::from_millis(now_ms.saturating_sub(key.at).max(0) as u64);
+            let ids = key.ids();
+            self.remember(key.once, ids, now.checked_sub(age).unwrap_or(now));
+        }
+        self.prune(last_seq, now);
     }
 
     /// Forgets a key whose append was not committed after all.
@@ -120,6 +137,33 @@ mod tests {
             keys.earlier(&once("k", "other")),
             Some(Err(AppendError::KeyReused))
         ));
+    }
+
+    #[test]
+    fn restored_keys_keep_their_age_and_window() {
+        let mut keys = IdempotencyKeys::new(10, Duration::from_secs(60));
+        let stored = |key: &str, first_seq, count, age_ms| AnsweredKey {
+            once: once(key, "r"),
+            epoch: "e".into(),
+            first_seq,
+            count,
+            at: unix_ms() - age_ms,
+        };
+        keys.restore(
+            vec![
+                stored("beyond-the-size", 1, 1, 0),
+                stored("too-old", 5, 1, 120_000),
+                stored("batch", 6, 3, 30_000),
+            ],
+            12,
+        );
+        assert!(keys.earlier(&once("beyond-the-size", "r")).is_none());
+        assert!(keys.earlier(&once("too-old", "r")).is_none());
+        let retry = keys.earlier(&once("batch", "r")).unwrap().unwrap();
+        assert_eq!(retry.ids, vec![id(6), id(7), id(8)]);
+        // 30 s old already: gone 30 s from now, not 60.
+        keys.prune(12, Instant::now() + Duration::from_secs(31));
+        assert!(keys.is_empty());
     }
 
     #[test]

@@ -30,8 +30,8 @@ use tokio::sync::oneshot;
 
 use super::idempotency::IdempotencyKeys;
 use super::{
-    Append, AppendError, Appended, Applied, Batch, Checkpoint, Committed, EventLog, Health,
-    Idempotency, Revocation, SessionRecords, Storage,
+    AnsweredKey, Append, AppendError, Appended, Applied, Batch, Checkpoint, Committed, EventLog,
+    Health, Idempotency, Revocation, SessionRecords, Storage,
 };
 use crate::frame::Frame;
 use crate::hub::{unix_ms, Hub};
@@ -71,8 +71,9 @@ enum Request {
 #[derive(Default)]
 struct Answers {
     appends: Vec<(Reply, Appended)>,
-    /// Keys first answered in this group: forgotten if it fails.
-    keys: Vec<String>,
+    /// Keys first answered in this group: committed with its events, and
+    /// forgotten if that fails.
+    keys: Vec<AnsweredKey>,
     revocations: Vec<(Revocation, RevokeReply)>,
 }
 
@@ -304,6 +305,8 @@ impl<S: Storage> Sequencer<S> {
     }
 
     fn commit_group(&mut self, group: Vec<Request>) {
+        // Keys past the age bound go even if nothing was committed since.
+        self.keys.prune(self.last_seq, Instant::now());
         let mut events = Vec::new();
         let mut answers = Answers::default();
         for request in group {
@@ -323,8 +326,15 @@ impl<S: Storage> Sequencer<S> {
                         None => match self.prepare(append, &mut events) {
                             Ok(ids) => {
                                 if let Some(once) = once {
-                                    answers.keys.push(once.key.clone());
-                                    self.keys.remember(once, ids.clone(), Instant::now());
+                                    self.keys
+                                        .remember(once.clone(), ids.clone(), Instant::now());
+                                    answers.keys.push(AnsweredKey {
+                                        once,
+                                        epoch: self.epoch.clone(),
+                                        first_seq: ids.first().map_or(0, |id| id.seq),
+                                        count: ids.len() as u64,
+                                        at: unix_ms(),
+                                    });
                                 }
                                 let appended = Appended {
                                     ids,
@@ -355,11 +365,11 @@ impl<S: Storage> Sequencer<S> {
         self.commit_events(events, checkpoint_due, answers);
     }
 
-    /// Commits `events` and the revocations of `answers` (with a checkpoint if
-    /// asked), then hands the events to the hub, which answers the appends
-    /// once its state holds them and before it broadcasts them; or, if the
-    /// storage fails, undoes them in the working state and answers everything
-    /// with the failure.
+    /// Commits `events` with the keys and revocations of `answers` (and a
+    /// checkpoint if asked), then hands the events to the hub, which answers
+    /// the appends once its state holds them and before it broadcasts them;
+    /// or, if the storage fails, undoes them in the working state and answers
+    /// everything with the failure.
     fn commit_events(&mut self, events: Vec<Committed>, checkpoint: bool, answers: Answers) {
         let revocations: Vec<Revocation> = answers
             .revocations
@@ -374,6 +384,7 @@ impl<S: Storage> Sequencer<S> {
             let batch = Batch {
                 epoch: &self.epoch,
                 events: &events,
+                keys: &answers.keys,
                 revocations: &revocations,
                 checkpoint,
             };
@@ -431,7 +442,7 @@ impl<S: Storage> Sequencer<S> {
                     self.working = self.hub.clone_store();
                 }
                 for key in &answers.keys {
-                    self.keys.forget(key);
+                    self.keys.forget(&key.once.key);
                 }
                 for (reply, _) in answers.appends {
                     let _ = reply.send(Err(AppendError::Unavailable(problem.clone())));

@@ -1,13 +1,15 @@
 //! The embedded default storage: one SQLite database, `pulseboard.db` in the
 //! data directory, in WAL mode.
 //!
-//! Three tables: `events` (every committed state change, as its encoded
+//! The tables: `events` (every committed state change, as its encoded
 //! frame, kept while within the history bounds or newer than the last
 //! checkpoint), `widgets` (each widget as of the last checkpoint, in display
-//! order) and `meta` (the epoch, the checkpoint's event id). A group of
-//! events is one transaction; about once a second the widgets that changed
-//! are written whole and older events pruned in the same transaction. State
-//! at start is the checkpoint plus the events after it, folded in order.
+//! order), `meta` (the epoch, the checkpoint's event id), `revoked_sessions`
+//! and `idempotency_keys` (the `Idempotency-Key`s answered, with the ids of
+//! their events). A group of events is one transaction, with the keys it
+//! answered; about once a second the widgets that changed are written whole
+//! and older events and keys pruned in the same transaction. State at start
+//! is the checkpoint plus the events after it, folded in order.
 //!
 //! Durability (`--sync`): `full` fsyncs the write-ahead log at every commit,
 //! so a 2xx survives a power cut; `normal` leaves that to the next WAL
@@ -23,7 +25,9 @@ use std::time::Duration;
 use protocol::{Widget, WidgetId};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{Batch, Recovered, Revocation, Storage, StorageError, StoredEvent};
+use super::{
+    AnsweredKey, Batch, Idempotency, Recovered, Revocation, Storage, StorageError, StoredEvent,
+};
 use crate::config::SyncMode;
 use crate::frame::EventName;
 use crate::hub::{new_epoch, unix_ms};
@@ -34,10 +38,23 @@ const REVOKED_SESSIONS_TABLE: &str = "CREATE TABLE revoked_sessions (
     expires INTEGER NOT NULL
 ) WITHOUT ROWID;";
 
+/// The `Idempotency-Key`s answered within the history bounds (see
+/// `log/idempotency.rs`): each with the digest of its request and its
+/// append's ids, `count` consecutive ones of `epoch` from `first_seq`.
+const IDEMPOTENCY_KEYS_TABLE: &str = "CREATE TABLE idempotency_keys (
+    key TEXT PRIMARY KEY,
+    request TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    at INTEGER NOT NULL
+) WITHOUT ROWID;";
+
 /// Bumped when the schema changes; a database of another version is refused
 /// rather than misread.
-const SCHEMA_VERSION: i64 = 2;
-/// The oldest schema this build upgrades (1 had no revoked sessions).
+const SCHEMA_VERSION: i64 = 3;
+/// The oldest schema this build upgrades (1 had no revoked sessions, 2 no
+/// idempotency keys).
 const OLDEST_SCHEMA_VERSION: i64 = 1;
 pub const FILE_NAME: &str = "pulseboard.db";
 
@@ -162,6 +179,9 @@ impl SqliteStorage {
         if version < 2 {
             tx.execute_batch(REVOKED_SESSIONS_TABLE)?;
         }
+        if version < 3 {
+            tx.execute_batch(IDEMPOTENCY_KEYS_TABLE)?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()
     }
@@ -188,6 +208,7 @@ impl SqliteStorage {
              ) WITHOUT ROWID;",
         )?;
         tx.execute_batch(REVOKED_SESSIONS_TABLE)?;
+        tx.execute_batch(IDEMPOTENCY_KEYS_TABLE)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('epoch', ?1), ('checkpoint_seq', '0'), ('clean_shutdown', '1')",
             params![new_epoch()],
@@ -347,6 +368,27 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn recover_keys(&mut self) -> Result<Vec<AnsweredKey>, StorageError> {
+        let mut keys = Vec::new();
+        let mut statement = self.conn.prepare(
+            "SELECT key, request, epoch, first_seq, count, at FROM idempotency_keys ORDER BY first_seq",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            keys.push(AnsweredKey {
+                once: Idempotency {
+                    key: row.get(0)?,
+                    request: row.get(1)?,
+                },
+                epoch: row.get(2)?,
+                first_seq: row.get::<_, i64>(3)?.max(0) as u64,
+                count: row.get::<_, i64>(4)?.max(0) as u64,
+                at: row.get(5)?,
+            });
+        }
+        Ok(keys)
+    }
+
     fn commit(&mut self, batch: &Batch<'_>) -> Result<(), StorageError> {
         let history = self.history;
         let tx = self
@@ -363,6 +405,24 @@ impl Storage for SqliteStorage {
                     event.frame.name.as_str(),
                     event.frame.widget.as_ref().map(WidgetId::as_str),
                     &*event.frame.data,
+                ])?;
+            }
+        }
+        if !batch.keys.is_empty() {
+            // REPLACE: a key forgotten with its events (out of the history)
+            // may be used again before a checkpoint deletes its old row.
+            let mut remember = tx.prepare_cached(
+                "INSERT OR REPLACE INTO idempotency_keys (key, request, epoch, first_seq, count, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for key in batch.keys {
+                remember.execute(params![
+                    key.once.key,
+                    key.once.request,
+                    key.epoch,
+                    key.first_seq as i64,
+                    key.count as i64,
+                    key.at,
                 ])?;
             }
         }
@@ -407,12 +467,21 @@ impl Storage for SqliteStorage {
                 [checkpoint.seq.to_string()],
             )?;
             // Events folded into the checkpoint go once they leave the
-            // history bounds (count, then age), as they do from memory.
+            // history bounds (count, then age), as they do from memory; so do
+            // the keys, once their append's last event has.
             let beyond_count = checkpoint.seq.saturating_sub(history.size as u64);
             tx.execute("DELETE FROM events WHERE seq <= ?1", [beyond_count as i64])?;
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE first_seq + count - 1 <= ?1",
+                [beyond_count as i64],
+            )?;
             let cutoff = unix_ms() - history.age.as_millis() as i64;
             tx.execute(
                 "DELETE FROM events WHERE seq <= ?1 AND at < ?2",
+                params![checkpoint.seq as i64, cutoff],
+            )?;
+            tx.execute(
+                "DELETE FROM idempotency_keys WHERE first_seq + count - 1 <= ?1 AND at < ?2",
                 params![checkpoint.seq as i64, cutoff],
             )?;
         }
@@ -571,6 +640,7 @@ mod tests {
         let batch = Batch {
             epoch,
             events: &events,
+            keys: &[],
             revocations: &[],
             checkpoint: checkpoint.then(|| Checkpoint {
                 seq: *seqs.end(),
@@ -654,6 +724,7 @@ mod tests {
             let batch = Batch {
                 epoch: &epoch,
                 events: &[],
+                keys: &[],
                 revocations: &revocations,
                 checkpoint: None,
             };
@@ -680,10 +751,13 @@ mod tests {
             let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
             let epoch = storage.recover().unwrap().epoch;
             commit(&mut storage, &epoch, 1..=2, unix_ms(), true);
-            // What version 1 wrote: no revoked sessions.
+            // What version 1 wrote: no revoked sessions, no idempotency keys.
             storage
                 .conn
-                .execute_batch("DROP TABLE revoked_sessions; PRAGMA user_version = 1;")
+                .execute_batch(
+                    "DROP TABLE revoked_sessions; DROP TABLE idempotency_keys;
+                     PRAGMA user_version = 1;",
+                )
                 .unwrap();
             storage.close().unwrap();
             epoch
@@ -693,11 +767,125 @@ mod tests {
         assert_eq!(recovered.epoch, epoch);
         assert_eq!(stored_seqs(&recovered), [1, 2]);
         assert!(recovered.revoked.is_empty());
+        assert!(stored_keys(&mut storage).is_empty());
         let version: i64 = storage
             .conn
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// Commits event `seq` of widget `w`, answering `key`, accepted at `at`.
+    fn commit_keyed(storage: &mut SqliteStorage, epoch: &str, seq: u64, at: i64, key: &str) {
+        let events = [event(epoch, seq, at, "w")];
+        let keys = [AnsweredKey {
+            once: Idempotency {
+                key: key.into(),
+                request: format!("digest of {key}"),
+            },
+            epoch: epoch.into(),
+            first_seq: seq,
+            count: 1,
+            at,
+        }];
+        let batch = Batch {
+            epoch,
+            events: &events,
+            keys: &keys,
+            revocations: &[],
+            checkpoint: None,
+        };
+        storage.commit(&batch).unwrap();
+    }
+
+    fn stored_keys(storage: &mut SqliteStorage) -> Vec<String> {
+        let keys = storage.recover_keys().unwrap();
+        keys.into_iter().map(|key| key.once.key).collect()
+    }
+
+    #[test]
+    fn keys_are_kept_with_their_events_and_pruned_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+            let epoch = storage.recover().unwrap().epoch;
+            commit_keyed(&mut storage, &epoch, 1, unix_ms(), "first");
+            commit_keyed(&mut storage, &epoch, 2, unix_ms(), "second");
+            // One append of two events, under one key.
+            let events = [3, 4].map(|seq| event(&epoch, seq, unix_ms(), "w"));
+            let keys = [AnsweredKey {
+                once: Idempotency {
+                    key: "batch".into(),
+                    request: "r".into(),
+                },
+                epoch: epoch.clone(),
+                first_seq: 3,
+                count: 2,
+                at: unix_ms(),
+            }];
+            let batch = Batch {
+                epoch: &epoch,
+                events: &events,
+                keys: &keys,
+                revocations: &[],
+                checkpoint: None,
+            };
+            storage.commit(&batch).unwrap();
+            commit_keyed(&mut storage, &epoch, 5, unix_ms() - 3_600_000, "old");
+            // No close(): a crash.
+        }
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let epoch = storage.recover().unwrap().epoch;
+        assert_eq!(
+            stored_keys(&mut storage),
+            ["first", "second", "batch", "old"]
+        );
+        let keys = storage.recover_keys().unwrap();
+        let batch = keys.iter().find(|key| key.once.key == "batch").unwrap();
+        assert_eq!(batch.once.request, "r");
+        let ids = [3, 4].map(|seq| EventId {
+            epoch: epoch.clone(),
+            seq,
+        });
+        assert_eq!(batch.ids(), ids);
+        // A checkpoint at 6 keeps the history 4..=6 (size 3): "first" and
+        // "second" go with events 1 and 2, "old" by its age; "batch" stays
+        // while its last event does.
+        commit(&mut storage, &epoch, 6..=6, unix_ms(), true);
+        assert_eq!(stored_keys(&mut storage), ["batch"]);
+        // A key used again once forgotten (its row not yet pruned) replaces it.
+        commit_keyed(&mut storage, &epoch, 7, unix_ms(), "batch");
+        let keys = storage.recover_keys().unwrap();
+        assert_eq!((keys.len(), keys[0].first_seq), (1, 7));
+    }
+
+    #[test]
+    fn a_database_of_the_second_schema_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let epoch = {
+            let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+            let epoch = storage.recover().unwrap().epoch;
+            commit(&mut storage, &epoch, 1..=2, unix_ms(), true);
+            // What version 2 wrote: no idempotency keys.
+            storage
+                .conn
+                .execute_batch("DROP TABLE idempotency_keys; PRAGMA user_version = 2;")
+                .unwrap();
+            storage.close().unwrap();
+            epoch
+        };
+        let mut storage = SqliteStorage::open(dir.path(), SyncMode::Full, BOUNDS).unwrap();
+        let recovered = storage.recover().unwrap();
+        assert_eq!(recovered.epoch, epoch);
+        assert_eq!(stored_seqs(&recovered), [1, 2]);
+        assert!(stored_keys(&mut storage).is_empty());
+        let version: i64 = storage
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        commit_keyed(&mut storage, &epoch, 3, unix_ms(), "k");
+        assert_eq!(stored_keys(&mut storage), ["k"]);
     }
 
     #[test]
@@ -755,6 +943,7 @@ mod tests {
         let batch = Batch {
             epoch: &epoch,
             events: std::slice::from_ref(&sent),
+            keys: &[],
             revocations: &[],
             checkpoint: None,
         };
