@@ -30,7 +30,7 @@
 //! reach Redis, while its tail has not completed a read for a while, or
 //! while it stays behind the stream's last event.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,9 @@ const BLOCK: Duration = Duration::from_millis(500);
 const READ_COUNT: usize = 1000;
 /// A command slower than this fails (and the publish gets a 503).
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
+/// An append Redis runs later than this after it was sent changes nothing:
+/// well before the publisher's command times out.
+const APPEND_DEADLINE: Duration = Duration::from_secs(2);
 /// A tail that has not completed a read for this long, or that stays
 /// behind the stream this long, makes the instance unavailable.
 const STALE_AFTER: Duration = Duration::from_secs(3);
@@ -85,9 +88,17 @@ return epoch
 
 /// KEYS: meta, events, checkpoint, idempotency key. ARGV: a new epoch in
 /// case there is none, the epoch the events were completed in, the request
-/// digest ('' without a key), the key's lifetime in ms, then four per event:
-/// name, widget, data, accepted at.
+/// digest ('' without a key), the key's lifetime in ms, the deadline (ms on
+/// Redis's clock), then four per event: name, widget, data, accepted at.
+///
+/// Past the deadline the publisher has been told the append failed (its
+/// command timed out): a command that reaches a Redis that hung, or sat in
+/// a queue, must then change nothing.
 const APPEND: &str = r"#!lua
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[5]) then
+  return {'late', ''}
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -99,10 +110,10 @@ if ARGV[3] ~= '' then
   local earlier = redis.call('GET', KEYS[4])
   if earlier then return {'replay', earlier} end
 end
-local n = (#ARGV - 4) / 4
+local n = (#ARGV - 5) / 4
 local first = redis.call('HINCRBY', KEYS[1], 'seq', n) - n + 1
 for i = 0, n - 1 do
-  local a = 5 + i * 4
+  local a = 6 + i * 4
   redis.call('XADD', KEYS[2], (first + i) .. '-0',
     'n', ARGV[a], 'w', ARGV[a + 1], 'd', ARGV[a + 2], 't', ARGV[a + 3])
 end
@@ -189,6 +200,8 @@ struct Shared {
     max_widgets: usize,
     history_size: usize,
     idempotency_ttl: Duration,
+    /// Redis's clock minus ours, in ms: append deadlines are on Redis's clock.
+    clock_offset_ms: AtomicI64,
     tail: Mutex<TailState>,
     closed: AtomicBool,
 }
@@ -222,7 +235,7 @@ pub fn start(
     };
     // Building the application is not async: the first load runs on a
     // runtime of its own, on a thread of its own.
-    let (session_key, loaded) = std::thread::scope(|scope| {
+    let (session_key, clock_offset_ms, loaded) = std::thread::scope(|scope| {
         scope
             .spawn(|| {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -233,9 +246,12 @@ pub fn start(
                         .await
                         .map_err(|e| redis_error("cannot reach Redis", e))?;
                     let key = session_key(&mut connection, &keys, None).await?;
+                    let offset = clock_offset(&mut connection)
+                        .await
+                        .map_err(|e| redis_error("cannot read Redis's clock", e))?;
                     let loaded =
                         load(&mut connection, &keys, &scripts, config.history_size).await?;
-                    Ok::<_, StartError>((key, loaded))
+                    Ok::<_, StartError>((key, offset, loaded))
                 })
             })
             .join()
@@ -266,6 +282,7 @@ pub fn start(
         max_widgets: config.max_widgets,
         history_size: config.history_size,
         idempotency_ttl: config.history_age,
+        clock_offset_ms: AtomicI64::new(clock_offset_ms),
         tail: Mutex::new(TailState {
             problem: None,
             last_read: Instant::now(),
@@ -354,7 +371,8 @@ impl Shared {
             .arg(new_epoch())
             .arg(&epoch)
             .arg(once.as_ref().map_or("", |once| once.request.as_str()))
-            .arg(self.idempotency_ttl.as_millis() as u64);
+            .arg(self.idempotency_ttl.as_millis() as u64)
+            .arg(self.deadline());
         for entry in &entries {
             invocation
                 .arg(entry.name)
@@ -386,11 +404,20 @@ impl Shared {
                 let once = once.ok_or_else(|| bad_reply(&reply))?;
                 earlier_answer(earlier, &once).ok_or_else(|| bad_reply(&reply))?
             }
+            [status, _] if status == "late" => Err(AppendError::Unavailable(
+                "Redis took too long to run the append, which was not applied".into(),
+            )),
             [status, _] if status == "epoch" => Err(AppendError::Unavailable(
                 "the shared log in Redis started over (it lost its data); try again".into(),
             )),
             _ => Err(bad_reply(&reply)),
         }
+    }
+
+    /// The latest time, on Redis's clock, an append sent now may run.
+    fn deadline(&self) -> i64 {
+        let offset = self.clock_offset_ms.load(Ordering::Relaxed);
+        unix_ms() + offset + APPEND_DEADLINE.as_millis() as i64
     }
 
     /// Answers a publish once this instance shows it, so a read right after
@@ -664,14 +691,28 @@ impl Shared {
         Ok(position)
     }
 
-    /// Every second, the widgets as this instance holds them, if newer than
-    /// the checkpoint in Redis, so the stream can be trimmed and a new
-    /// instance loads the state without reading all history.
+    /// Every second: `storage_available` brought up to date (a tail can go
+    /// stale without any command failing), and the widgets as this instance
+    /// holds them written as the checkpoint if newer than the one in Redis,
+    /// so the stream can be trimmed and a new instance loads the state
+    /// without reading all history.
     async fn checkpoints(self: Arc<Self>) {
         let mut written = 0;
         let mut ticker = tokio::time::interval(CHECKPOINT_INTERVAL);
         loop {
             ticker.tick().await;
+            let available = self.problem().is_none();
+            self.hub
+                .metrics()
+                .storage_available
+                .set(i64::from(available));
+            let Ok(mut commands) = self.commands().await else {
+                continue;
+            };
+            match clock_offset(&mut commands).await {
+                Ok(offset) => self.clock_offset_ms.store(offset, Ordering::Relaxed),
+                Err(error) => tracing::debug!(%error, "could not read Redis's clock"),
+            }
             let (epoch, seq) = self.hub.position();
             if seq == written {
                 continue;
@@ -683,9 +724,6 @@ impl Shared {
                     tracing::error!(%error, "could not encode a checkpoint");
                     continue;
                 }
-            };
-            let Ok(mut commands) = self.commands().await else {
-                continue;
             };
             let result: redis::RedisResult<i64> = self
                 .scripts
@@ -838,6 +876,14 @@ fn committed(epoch: &str, stored: StoredEvent) -> Result<Committed, String> {
         change,
         frame: Arc::new(frame),
     })
+}
+
+/// Redis's clock minus ours, in ms, taking the round trip's midpoint.
+async fn clock_offset(conn: &mut impl redis::aio::ConnectionLike) -> redis::RedisResult<i64> {
+    let before = unix_ms();
+    let (seconds, micros): (i64, i64) = redis::cmd("TIME").query_async(conn).await?;
+    let after = unix_ms();
+    Ok(seconds * 1000 + micros / 1000 - (before + after) / 2)
 }
 
 /// A connection of its own: the tail's reads block.

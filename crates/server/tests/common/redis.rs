@@ -181,6 +181,21 @@ impl RedisServer {
         );
     }
 
+    /// SIGSTOP (`true`) or SIGCONT (`false`): a Redis that hangs, with every
+    /// connection open and nothing answered, as after a network partition.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("redis-server is running");
+        let signal = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: kill(2) on our own, unreaped child.
+        unsafe {
+            libc::kill(pid as i32, signal);
+        }
+    }
+
     /// SIGKILL, as a crash or the OOM killer would, and waits for the exit:
     /// only what Redis had written to its append-only file survives (with
     /// AOF on, every acknowledged write). Nothing happens if it is not
