@@ -73,6 +73,8 @@ const STALE_AFTER: Duration = Duration::from_secs(3);
 const ECHO_WAIT: Duration = Duration::from_secs(2);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 const RECONNECT_DELAY: Duration = Duration::from_millis(200);
+/// Reads of checkpoint and stream before a load gives up (see [`load`]).
+const LOAD_ATTEMPTS: usize = 10;
 
 /// Creates the epoch if it is missing (dropping what an old epoch left);
 /// returns the epoch.
@@ -523,7 +525,14 @@ impl Shared {
             let mut conn = match connection.take() {
                 Some(conn) => conn,
                 None => match connect(&self.client).await {
-                    Ok(conn) => conn,
+                    Ok(conn) => {
+                        // A new connection may mean a new Redis (restarted,
+                        // failed over): check its epoch before reading, or
+                        // a new stream that has outgrown the old position
+                        // would be read as the old one's continuation.
+                        last_check = Instant::now().checked_sub(BLOCK).unwrap_or(last_check);
+                        conn
+                    }
                     Err(error) => {
                         self.tail_failed(&error).await;
                         continue;
@@ -547,14 +556,20 @@ impl Shared {
         }
     }
 
-    /// One read of the stream, folded in; now and then an epoch check, and a
-    /// reload if either finds one is needed.
+    /// Now and then an epoch check, then one read of the stream, folded in;
+    /// and a reload if either finds one is needed.
     async fn tail_once(
         &self,
         conn: &mut MultiplexedConnection,
         position: &mut String,
         last_check: &mut Instant,
     ) -> Result<(), String> {
+        if last_check.elapsed() >= BLOCK {
+            *last_check = Instant::now();
+            if self.check(conn).await.map_err(|e| e.to_string())? == Outcome::Reload {
+                *position = self.reload(conn).await.map_err(|e| e.to_string())?;
+            }
+        }
         let read: Option<StreamReadReply> = redis::cmd("XREAD")
             .arg("COUNT")
             .arg(READ_COUNT)
@@ -571,12 +586,7 @@ impl Shared {
             .flat_map(|reply| reply.keys)
             .flat_map(|key| key.ids)
             .collect();
-        let mut outcome = self.fold_entries(entries, position);
-        if outcome == Outcome::Continued && last_check.elapsed() >= BLOCK {
-            *last_check = Instant::now();
-            outcome = self.check(conn).await.map_err(|e| e.to_string())?;
-        }
-        if outcome == Outcome::Reload {
+        if self.fold_entries(entries, position) == Outcome::Reload {
             *position = self.reload(conn).await.map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -936,7 +946,9 @@ async fn load(
     history_size: usize,
 ) -> Result<Loaded, StartError> {
     let failed = |e| redis_error("cannot load the shared log", e);
-    loop {
+    // Another instance may checkpoint and trim between the two reads; it
+    // does so once a second, so a few tries always find a quiet moment.
+    for _ in 0..LOAD_ATTEMPTS {
         let epoch: String = scripts
             .ensure_epoch
             .key(&keys.meta)
@@ -969,7 +981,11 @@ async fn load(
         // reads: what the stream starts with is past the checkpoint read.
         let first = events.first().map(|event| event.seq);
         if first.is_some_and(|first| first > checkpoint_seq + 1) {
-            tracing::debug!("the shared log was trimmed while loading; loading again");
+            tracing::warn!(
+                checkpoint_seq,
+                first,
+                "the shared log was trimmed past the checkpoint while loading; loading again"
+            );
             continue;
         }
         let last_seq = events.last().map_or(checkpoint_seq, |e| e.seq);
@@ -1003,6 +1019,11 @@ async fn load(
             position: position.unwrap_or_else(|| format!("{last_seq}-0")),
         });
     }
+    Err(StartError::Redis(format!(
+        "the stream in Redis starts after its checkpoint in {LOAD_ATTEMPTS} reads in a row: \
+         was {} deleted by hand?",
+        keys.checkpoint
+    )))
 }
 
 /// Every entry of the stream, in pages.
