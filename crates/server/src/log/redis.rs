@@ -71,6 +71,9 @@ const STALE_AFTER: Duration = Duration::from_secs(3);
 /// How long a publish waits for its own events to come back through the
 /// tail before it is answered anyway (they are stored either way).
 const ECHO_WAIT: Duration = Duration::from_secs(2);
+/// How long a viewer resuming from an event this instance has not read yet
+/// waits for it before it gets a `reset` (see `routes::events`).
+pub const CATCH_UP: Duration = Duration::from_secs(2);
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 const RECONNECT_DELAY: Duration = Duration::from_millis(200);
 /// Reads of checkpoint and stream before a load gives up (see [`load`]).
@@ -357,9 +360,15 @@ impl Shared {
         once: Option<Idempotency>,
     ) -> Result<Appended, AppendError> {
         let epoch = self.hub.epoch();
-        let entries = self
+        let entries = match self
             .hub
-            .read_store(|store| entries_of(store, append, self.max_widgets))?;
+            .read_store(|store| entries_of(store, append, self.max_widgets))
+        {
+            Ok(entries) => entries,
+            // A retry the state now refuses (a delete of the widget it
+            // deleted) still gets the first answer.
+            Err(refused) => return self.earlier_or(refused, once.as_ref()).await,
+        };
         let mut commands = self.commands().await?;
         let idempotency_key = once
             .as_ref()
@@ -414,6 +423,30 @@ impl Shared {
             )),
             _ => Err(bad_reply(&reply)),
         }
+    }
+
+    /// The first answer to `once`'s key if it was answered before, else
+    /// `refused`.
+    async fn earlier_or(
+        &self,
+        refused: AppendError,
+        once: Option<&Idempotency>,
+    ) -> Result<Appended, AppendError> {
+        let Some(once) = once else {
+            return Err(refused);
+        };
+        let Ok(mut commands) = self.commands().await else {
+            return Err(refused);
+        };
+        let stored: redis::RedisResult<Option<String>> = redis::cmd("GET")
+            .arg(format!("{}{}", self.keys.idempotency, once.key))
+            .query_async(&mut commands)
+            .await;
+        stored
+            .ok()
+            .flatten()
+            .and_then(|stored| earlier_answer(&stored, once))
+            .unwrap_or(Err(refused))
     }
 
     /// The latest time, on Redis's clock, an append sent now may run.
