@@ -35,6 +35,10 @@ use crate::metrics::Metrics;
 use crate::publish::KindHints;
 use crate::store::Store;
 
+/// How often [`Hub::catch_up`] looks again: a tail reads within a
+/// millisecond or so of an append, and this is rare (a resume racing it).
+const CATCH_UP_POLL: Duration = Duration::from_millis(5);
+
 /// What a subscriber starts from: the events to send first (an `init` or a
 /// `reset` carrying the whole state, or the events it missed), and a receiver
 /// positioned exactly after them, so nothing falls between and nothing repeats.
@@ -388,6 +392,24 @@ impl Hub {
             backlog: backlog.into_iter(),
             receiver,
         })
+    }
+
+    /// Waits, up to `within`, until the state holds the event `raw` names if
+    /// it is of this epoch and ahead of it: with a shared log a viewer can
+    /// resume here from an event another instance sent it before this one
+    /// has read it.
+    pub async fn catch_up(&self, raw: &str, within: Duration) {
+        let Ok(id) = raw.parse::<EventId>() else {
+            return;
+        };
+        let deadline = Instant::now() + within;
+        loop {
+            let (epoch, last_seq) = self.position();
+            if epoch != id.epoch || last_seq >= id.seq || Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep(CATCH_UP_POLL).await;
+        }
     }
 
     /// For a subscriber that cannot continue from where it was: a `reset` with

@@ -96,6 +96,11 @@ impl Application {
         let readiness = Readiness::default();
         let limits = StreamLimits {
             max_stream_age: config.max_stream_age,
+            catch_up: if config.redis_url.is_some() {
+                log::redis::CATCH_UP
+            } else {
+                std::time::Duration::ZERO
+            },
         };
         let stuck_timeout = config.stuck_stream_timeout;
 

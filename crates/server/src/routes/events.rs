@@ -151,9 +151,13 @@ async fn open_stream(
             .inc();
         full.into_error()
     })?;
+    let resume = resume_position(&req, &query);
+    if let Some(raw) = resume.as_deref() {
+        hub.catch_up(raw, limits.catch_up).await;
+    }
     let subscription = hub
         .subscribe(
-            resume_position(&req, &query).as_deref(),
+            resume.as_deref(),
             query.build.as_deref().map(str::trim),
             &filter,
         )
@@ -210,6 +214,10 @@ async fn open_stream(
 #[derive(Clone, Copy)]
 pub struct StreamLimits {
     pub max_stream_age: Option<Duration>,
+    /// How long a resume from an event this instance has not read yet waits
+    /// for it (a shared log: another instance took it a moment ago) before
+    /// it counts as an id never handed out. Zero for a local log.
+    pub catch_up: Duration,
 }
 
 /// The session a stream was opened with, watched for its revocation.
