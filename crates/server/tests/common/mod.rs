@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod cluster;
 pub mod nginx;
 pub mod process;
 pub mod raw;
