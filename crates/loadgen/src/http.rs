@@ -38,6 +38,11 @@ impl Client {
         }
     }
 
+    /// Where this connection goes.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
     /// Sends one request and reads the whole response. A connection the server
     /// closed while idle (keep-alive timeout) is reopened and the request sent
     /// again, but only if not a byte of the response had arrived.

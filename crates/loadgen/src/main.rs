@@ -33,6 +33,26 @@ struct Cli {
     #[arg(long, global = true, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
 
+    /// Where subscribers connect instead of `--addr`: several instances
+    /// sharing one log (`--redis-url`). Subscriber i goes to the
+    /// (i mod n)-th address, so the viewers split evenly. Repeat the option
+    /// or separate addresses with commas.
+    #[arg(long, global = true, value_delimiter = ',')]
+    subscribe_addr: Vec<SocketAddr>,
+
+    /// Where publishes go instead of `--addr`, in turn (as `--subscribe-addr`).
+    /// Latency stays publish → receive on this machine's clock, whichever
+    /// instance took the publish.
+    #[arg(long, global = true, value_delimiter = ',')]
+    publish_addr: Vec<SocketAddr>,
+
+    /// `NAME=PID`: processes whose CPU the tables' `server CPU` column shows
+    /// (each, the sum, and the whole machine's) instead of `--pid`'s, e.g.
+    /// two instances and redis-server. Repeat the option or separate with
+    /// commas. `--pid` is still the process whose memory and fds are read.
+    #[arg(long, global = true, value_delimiter = ',', value_parser = parse_named_pid)]
+    cpu_pid: Vec<(String, u32)>,
+
     /// What subscribers request: `/api/events?dashboard=` measures streams
     /// narrowed to the default dashboard, as the SPA opens them.
     #[arg(long, global = true, default_value = "/api/events")]
@@ -165,6 +185,19 @@ enum Command {
     },
 }
 
+fn parse_named_pid(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=PID, got {text:?}"))?;
+    let pid = pid
+        .parse()
+        .map_err(|_| format!("expected a process id after '=', got {pid:?}"))?;
+    if name.is_empty() {
+        return Err(format!("expected NAME=PID, got {text:?}"));
+    }
+    Ok((name.to_owned(), pid))
+}
+
 fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .trim_end_matches('s')
@@ -202,6 +235,10 @@ async fn run(cli: Cli) -> Result<()> {
     };
     procfs::rss_kib(pid)?;
     let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    for (name, pid) in &cli.cpu_pid {
+        procfs::cpu_seconds(Some(*pid))
+            .with_context(|| format!("--cpu-pid {name}={pid}: no such process"))?;
+    }
     if name.trim() != "pulseboard" {
         scenarios::progress(format_args!(
             "warning: process {pid} is {:?}, not pulseboard: its memory, fds and CPU are what is measured",
@@ -227,7 +264,8 @@ async fn run(cli: Cli) -> Result<()> {
         cli.connect_concurrency.max(1),
         cli.publish_connections.max(1),
         !cli.no_header,
-    );
+    )
+    .spread(cli.subscribe_addr, cli.publish_addr, cli.cpu_pid);
     match cli.command {
         Command::Idle { counts } => scenarios::idle(&ctx, &counts).await,
         Command::Fanout {

@@ -49,6 +49,34 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Busy and total clock ticks of the whole machine, all cores (the `cpu`
+/// line of /proc/stat; idle and iowait count as not busy), and the number
+/// of cores it counts.
+fn machine_ticks() -> Result<(u64, u64, usize)> {
+    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let (busy, total) = parse_machine_ticks(&stat).context("parsing /proc/stat")?;
+    let cores = stat
+        .lines()
+        .filter(|line| {
+            line.starts_with("cpu") && line.as_bytes().get(3).is_some_and(u8::is_ascii_digit)
+        })
+        .count()
+        .max(1);
+    Ok((busy, total, cores))
+}
+
+fn parse_machine_ticks(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|field| field.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().sum();
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf has no preconditions; it returns -1 on error.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -59,38 +87,70 @@ fn clock_ticks_per_second() -> f64 {
     }
 }
 
-/// CPU use of the server and of this process over a window of wall time.
+/// CPU use of the server, of other named processes (`--cpu-pid`) and of
+/// this process over a window of wall time.
 pub struct CpuMeter {
     server_pid: u32,
     started: Instant,
     server: f64,
     own: f64,
+    /// Name, pid, CPU seconds at the start.
+    others: Vec<(String, u32, f64)>,
+    /// The machine's busy and total ticks at the start.
+    machine: (u64, u64),
 }
 
 /// CPU use over a window, in percent of one core (200 % = both cores busy).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CpuUse {
     pub server_pct: f64,
     pub loadgen_pct: f64,
     pub wall_secs: f64,
+    /// Each of the other processes, by name, in the order given.
+    pub others_pct: Vec<(String, f64)>,
+    /// The whole machine, every process (ours and anyone else's), in percent
+    /// of one core.
+    pub machine_pct: f64,
 }
 
 impl CpuMeter {
-    pub fn start(server_pid: u32) -> Result<CpuMeter> {
+    pub fn start(server_pid: u32, others: &[(String, u32)]) -> Result<CpuMeter> {
+        let others = others
+            .iter()
+            .map(|(name, pid)| Ok((name.clone(), *pid, cpu_seconds(Some(*pid))?)))
+            .collect::<Result<_>>()?;
         Ok(CpuMeter {
             server_pid,
             started: Instant::now(),
             server: cpu_seconds(Some(server_pid))?,
             own: cpu_seconds(None)?,
+            others,
+            machine: machine_ticks().map_or((0, 0), |(busy, total, _)| (busy, total)),
         })
     }
 
     pub fn read(&self) -> Result<CpuUse> {
         let wall = self.started.elapsed().as_secs_f64().max(1e-6);
+        let others_pct = self
+            .others
+            .iter()
+            .map(|(name, pid, before)| {
+                Ok((
+                    name.clone(),
+                    (cpu_seconds(Some(*pid))? - before) / wall * 100.0,
+                ))
+            })
+            .collect::<Result<_>>()?;
         Ok(CpuUse {
             server_pct: (cpu_seconds(Some(self.server_pid))? - self.server) / wall * 100.0,
             loadgen_pct: (cpu_seconds(None)? - self.own) / wall * 100.0,
             wall_secs: wall,
+            others_pct,
+            machine_pct: machine_ticks().map_or(0.0, |(busy, total, cores)| {
+                let (busy0, total0) = self.machine;
+                let total = total.saturating_sub(total0).max(1);
+                busy.saturating_sub(busy0) as f64 / total as f64 * cores as f64 * 100.0
+            }),
         })
     }
 }
@@ -133,6 +193,13 @@ mod tests {
         let stat = "4242 (pulse board) (x)) S 1 4242 4242 0 -1 4194560 1200 0 0 0 \
                     731 269 0 0 20 0 3 0 123456 1000000 500 18446744073709551615";
         assert_eq!(parse_cpu_ticks(stat), Some(1000));
+    }
+
+    #[test]
+    fn machine_ticks_leave_out_idle_and_iowait() {
+        let stat = "cpu  100 5 50 800 40 0 5 0 0 0\ncpu0 50 2 25 400 20 0 3 0 0 0\n";
+        assert_eq!(parse_machine_ticks(stat), Some((160, 1000)));
+        assert!(machine_ticks().unwrap().2 >= 1);
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //! the offered load (no "coordinated omission") until every connection is
 //! busy; the achieved rate is reported. Requests in flight at once also land on
 //! different server workers, which is what tests the order of delivery.
+//!
+//! With several addresses (instances sharing one log, `--publish-addr`), the
+//! connections are spread over them and successive publishes go to them in
+//! turn; the latency is still the subscriber's clock minus the publisher's,
+//! one machine's clock, whichever instance took the publish.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +33,10 @@ const MAX_CONSECUTIVE_ERRORS: u32 = 20;
 pub struct Publisher {
     /// Idle connections (all of them between runs).
     idle: Vec<Client>,
+    /// The addresses publishes go to, in turn (one for a single server).
+    addrs: Vec<SocketAddr>,
+    /// Which of `addrs` the next publish should go to.
+    turn: usize,
     request: Arc<RequestParts>,
     /// Highest sequence number published so far (from the responses).
     pub last_seq: u64,
@@ -74,11 +83,16 @@ struct Published {
 type Outcome = Result<(String, u64)>;
 
 impl Publisher {
-    pub fn new(server: SocketAddr, token: &str, connections: usize) -> Publisher {
+    /// `connections` keep-alive connections (at least one per address),
+    /// spread over `servers` in turn.
+    pub fn new(servers: &[SocketAddr], token: &str, connections: usize) -> Publisher {
+        assert!(!servers.is_empty(), "a publisher needs an address");
         Publisher {
-            idle: (0..connections.max(1))
-                .map(|_| Client::new(server))
+            idle: (0..connections.max(servers.len()))
+                .map(|i| Client::new(servers[i % servers.len()]))
                 .collect(),
+            addrs: servers.to_vec(),
+            turn: 0,
             request: Arc::new(RequestParts {
                 path: format!("/api/widgets/{BENCH_WIDGET}"),
                 authorization: format!("Bearer {token}"),
@@ -91,10 +105,29 @@ impl Publisher {
     /// Publishes one update now; returns its sequence number. Fails with the
     /// server's answer if publishing does not work.
     pub async fn publish_one(&mut self) -> Result<u64> {
-        let client = self.idle.last_mut().expect("the pool is never empty");
-        let (epoch, seq) = publish(client, &self.request).await?;
+        let mut client = self.take_idle().expect("the pool is never empty");
+        let outcome = publish(&mut client, &self.request).await;
+        self.idle.push(client);
+        let (epoch, seq) = outcome?;
         self.note(epoch, seq);
         Ok(seq)
+    }
+
+    /// An idle connection: the most recently used one, or with several
+    /// addresses one to the address whose turn it is (another if all of
+    /// those are busy).
+    fn take_idle(&mut self) -> Option<Client> {
+        if self.addrs.len() <= 1 {
+            return self.idle.pop();
+        }
+        let want = self.addrs[self.turn % self.addrs.len()];
+        let position = self
+            .idle
+            .iter()
+            .rposition(|client| client.addr() == want)
+            .or_else(|| self.idle.len().checked_sub(1))?;
+        self.turn += 1;
+        Some(self.idle.remove(position))
     }
 
     fn note(&mut self, epoch: String, seq: u64) {
@@ -161,7 +194,7 @@ impl Publisher {
                 else => bail!("the publisher stalled with nothing in flight"),
             }
             while due > 0 {
-                let Some(mut client) = self.idle.pop() else {
+                let Some(mut client) = self.take_idle() else {
                     break; // every connection busy: falling behind the pace
                 };
                 let request = self.request.clone();
@@ -267,9 +300,15 @@ mod tests {
     /// A fake publish endpoint: each POST gets the next sequence number; every
     /// `slow_every`-th response is delayed, so requests overlap.
     async fn fake_server(slow_every: u64) -> SocketAddr {
+        fake_server_counting(slow_every).await.0
+    }
+
+    /// The fake endpoint, and how many publishes it answered.
+    async fn fake_server_counting(slow_every: u64) -> (SocketAddr, Arc<AtomicU64>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seq = Arc::new(AtomicU64::new(0));
+        let answered = seq.clone();
         tokio::spawn(async move {
             loop {
                 let (mut socket, _) = listener.accept().await.unwrap();
@@ -314,13 +353,13 @@ mod tests {
                 });
             }
         });
-        addr
+        (addr, answered)
     }
 
     #[tokio::test]
     async fn paces_and_checks_the_returned_ids() {
         let addr = fake_server(5).await;
-        let mut publisher = Publisher::new(addr, "secret", 3);
+        let mut publisher = Publisher::new(&[addr], "secret", 3);
         assert_eq!(publisher.publish_one().await.unwrap(), 1);
         let started = Instant::now();
         let run = publisher
@@ -338,6 +377,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn publishes_go_to_several_addresses_in_turn() {
+        let (first, first_count) = fake_server_counting(1000).await;
+        let (second, second_count) = fake_server_counting(1000).await;
+        let mut publisher = Publisher::new(&[first, second], "secret", 4);
+        publisher.publish_one().await.unwrap();
+        publisher.publish_one().await.unwrap();
+        assert_eq!(first_count.load(Ordering::SeqCst), 1);
+        assert_eq!(second_count.load(Ordering::SeqCst), 1);
+        // Paced one at a time (each answered long before the next tick).
+        let run = publisher
+            .run(100.0, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert_eq!((run.published, run.errors), (20, 0));
+        assert_eq!(first_count.load(Ordering::SeqCst), 11);
+        assert_eq!(second_count.load(Ordering::SeqCst), 11);
+        assert_eq!(publisher.idle.len(), 4, "every connection comes back");
+    }
+
+    #[tokio::test]
     async fn a_refused_publish_reports_the_servers_answer() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -352,7 +411,7 @@ mod tests {
             );
             socket.write_all(response.as_bytes()).await.unwrap();
         });
-        let mut publisher = Publisher::new(addr, "wrong", 1);
+        let mut publisher = Publisher::new(&[addr], "wrong", 1);
         let error = publisher.publish_one().await.unwrap_err();
         let message = format!("{error:#}");
         assert!(

@@ -17,6 +17,14 @@ use crate::subscriber::{CloseMode, Pool, PoolConfig, Reconnect, PER_SOURCE_ADDR}
 /// What every scenario needs: where the server is and how to load it.
 pub struct Ctx {
     pub server: SocketAddr,
+    /// Where subscribers connect, in turn (`--subscribe-addr`; `server`
+    /// unless given): several instances sharing one log.
+    subscribe_addrs: std::sync::Arc<[SocketAddr]>,
+    /// Where publishes go, in turn (`--publish-addr`; `server` unless given).
+    publish_addrs: Vec<SocketAddr>,
+    /// Processes whose CPU the `server CPU` column shows instead of `pid`'s,
+    /// by name (`--cpu-pid`): the instances and Redis.
+    cpu_pids: Vec<(String, u32)>,
     /// The request target of every subscriber's stream.
     pub stream_path: std::sync::Arc<str>,
     pub pid: u32,
@@ -45,6 +53,9 @@ impl Ctx {
     ) -> Ctx {
         Ctx {
             server,
+            subscribe_addrs: [server].into(),
+            publish_addrs: vec![server],
+            cpu_pids: Vec::new(),
             stream_path: stream_path.into(),
             pid,
             token,
@@ -54,6 +65,41 @@ impl Ctx {
             header,
             source_offset: Cell::new(0),
         }
+    }
+
+    /// Spreads subscribers and publishes over several addresses (empty: the
+    /// server only), and shows the CPU of the named processes.
+    pub fn spread(
+        mut self,
+        subscribe: Vec<SocketAddr>,
+        publish: Vec<SocketAddr>,
+        cpu_pids: Vec<(String, u32)>,
+    ) -> Ctx {
+        if !subscribe.is_empty() {
+            self.subscribe_addrs = subscribe.into();
+        }
+        if !publish.is_empty() {
+            self.publish_addrs = publish;
+        }
+        self.cpu_pids = cpu_pids;
+        self
+    }
+
+    /// The servers subscribers connect to, each once.
+    fn stream_servers(&self) -> Vec<SocketAddr> {
+        let mut servers = self.subscribe_addrs.to_vec();
+        servers.sort_unstable();
+        servers.dedup();
+        servers
+    }
+
+    /// `pulseboard_open_streams` summed over the servers subscribers use.
+    async fn open_streams(&self) -> Result<u64> {
+        let mut total = 0;
+        for server in self.stream_servers() {
+            total += http::open_streams(server).await?;
+        }
+        Ok(total)
     }
 
     async fn open_pool(&self, count: usize) -> Result<(Pool, Duration)> {
@@ -70,7 +116,7 @@ impl Ctx {
         self.source_offset
             .set(offset + count.div_ceil(PER_SOURCE_ADDR).max(1));
         let pool = Pool::open(&PoolConfig {
-            server: self.server,
+            servers: self.subscribe_addrs.clone(),
             stream_path: self.stream_path.clone(),
             count,
             threads: self.threads,
@@ -95,7 +141,11 @@ impl Ctx {
             .token
             .as_deref()
             .context("this scenario publishes: pass --token (the server's --publish-token)")?;
-        Ok(Publisher::new(self.server, token, self.publish_connections))
+        Ok(Publisher::new(
+            &self.publish_addrs,
+            token,
+            self.publish_connections,
+        ))
     }
 
     fn rss(&self) -> Result<u64> {
@@ -224,7 +274,7 @@ pub async fn idle(ctx: &Ctx, counts: &[usize]) -> Result<()> {
         let open = pool.ready();
         let rss_with = settled_rss(ctx).await?;
         let fds_with = ctx.fds()?;
-        let server_count = http::open_streams(ctx.server).await?;
+        let server_count = ctx.open_streams().await?;
         if server_count != open as u64 {
             progress(format_args!(
                 "note: the server counts {server_count} open streams, we hold {open}"
@@ -265,6 +315,10 @@ struct Step {
     stats: Stats,
     wall: f64,
     server_cpu: f64,
+    /// With `--cpu-pid`: each named process's CPU (shown instead).
+    cpu_others: Vec<(String, f64)>,
+    /// The whole machine's busy CPU, all processes (shown with `--cpu-pid`).
+    machine_cpu: f64,
     loadgen_cpu: f64,
     drained: bool,
     /// Events each live subscriber should have received.
@@ -277,6 +331,26 @@ impl Step {
             && self.stats.duplicated == 0
             && self.stats.out_of_order == 0
             && self.stats.foreign_epoch == 0
+    }
+
+    /// `61 %`, or with `--cpu-pid` each process, the sum and the whole
+    /// machine's (every process, ours or not; of 100 % per core):
+    /// `a 61 + b 58 + redis 9 = 128 % (machine 195 %)`.
+    fn server_cpu_cell(&self) -> String {
+        if self.cpu_others.is_empty() {
+            return format!("{:.0} %", self.server_cpu);
+        }
+        let each: Vec<String> = self
+            .cpu_others
+            .iter()
+            .map(|(name, pct)| format!("{name} {pct:.0}"))
+            .collect();
+        let total: f64 = self.cpu_others.iter().map(|(_, pct)| pct).sum();
+        format!(
+            "{} = {total:.0} % (machine {:.0} %)",
+            each.join(" + "),
+            self.machine_cpu
+        )
     }
 
     fn cells(&self) -> Vec<String> {
@@ -297,7 +371,7 @@ impl Step {
             } else {
                 format!("{} ({} ev)", stats.resets, stats.resynced_over)
             },
-            format!("{:.0} %", self.server_cpu),
+            self.server_cpu_cell(),
             format!("{:.0} %", self.loadgen_cpu),
             ms(self.publish.round_trip.value_at_quantile(0.99) as f64 / 1000.0),
         ]
@@ -333,9 +407,9 @@ async fn step(
 ) -> Result<Step> {
     // Whatever arrived between windows (heartbeats, warm-up) is not counted.
     pool.take_stats(publisher.last_seq).await;
-    let server_before = ServerCounts::read(ctx.server).await;
+    let server_before = ServerCounts::read(&ctx.stream_servers()).await;
     let first_seq = publisher.last_seq + 1;
-    let cpu = CpuMeter::start(ctx.pid)?;
+    let cpu = CpuMeter::start(ctx.pid, &ctx.cpu_pids)?;
     let publish = publisher
         .run(rate, Duration::from_secs_f64(seconds))
         .await?;
@@ -356,7 +430,9 @@ async fn step(
              what it had not received is counted lost"
         ));
     }
-    let server = ServerCounts::read(ctx.server).await.since(&server_before);
+    let server = ServerCounts::read(&ctx.stream_servers())
+        .await
+        .since(&server_before);
     if server.resets != stats.resets || server.dropped > 0 {
         progress(format_args!(
             "note: the server counted {} resets and dropped {} subscribers; the subscribers saw {} resets",
@@ -377,13 +453,15 @@ async fn step(
         stats,
         wall: cpu.wall_secs,
         server_cpu: cpu.server_pct,
+        cpu_others: cpu.others_pct,
+        machine_cpu: cpu.machine_pct,
         loadgen_cpu: cpu.loadgen_pct,
         drained,
     })
 }
 
-/// Counters of the server's own lag accounting, from /metrics (zero when
-/// unavailable: only a cross-check).
+/// Counters of the servers' own lag accounting, from /metrics, summed over
+/// the servers (zero when unavailable: only a cross-check).
 #[derive(Default)]
 struct ServerCounts {
     resets: u64,
@@ -391,15 +469,17 @@ struct ServerCounts {
 }
 
 impl ServerCounts {
-    async fn read(server: SocketAddr) -> ServerCounts {
-        let Ok(text) = http::metrics(server).await else {
-            return ServerCounts::default();
-        };
-        let value = |name| http::metric_value(&text, name).unwrap_or(0.0) as u64;
-        ServerCounts {
-            resets: value("pulseboard_resets_sent_total"),
-            dropped: value("pulseboard_subscribers_dropped_total"),
+    async fn read(servers: &[SocketAddr]) -> ServerCounts {
+        let mut counts = ServerCounts::default();
+        for &server in servers {
+            let Ok(text) = http::metrics(server).await else {
+                continue;
+            };
+            let value = |name| http::metric_value(&text, name).unwrap_or(0.0) as u64;
+            counts.resets += value("pulseboard_resets_sent_total");
+            counts.dropped += value("pulseboard_subscribers_dropped_total");
         }
+        counts
     }
 
     fn since(&self, before: &ServerCounts) -> ServerCounts {
@@ -415,7 +495,19 @@ async fn prepare(ctx: &Ctx, count: usize) -> Result<(Pool, Publisher)> {
     let mut publisher = ctx.publisher()?;
     // Fails early, with the server's answer, if publishing does not work.
     publisher.publish_one().await?;
-    progress(format_args!("opening {count} subscribers"));
+    let servers = ctx.subscribe_addrs.len();
+    if servers > 1 {
+        progress(format_args!(
+            "opening {count} subscribers over {servers} servers; publishing to {}",
+            ctx.publish_addrs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    } else {
+        progress(format_args!("opening {count} subscribers"));
+    }
     let (pool, took) = ctx.open_pool(count).await?;
     progress(format_args!(
         "{} subscribers ready in {}",
@@ -614,7 +706,7 @@ pub async fn churn(ctx: &Ctx, cycles: usize, per_cycle: usize, close: CloseMode)
             if fds_time.is_none() && fds_now <= fds_start {
                 fds_time = Some(hung_up.elapsed());
             }
-            if streams_time.is_none() && http::open_streams(ctx.server).await? == 0 {
+            if streams_time.is_none() && ctx.open_streams().await? == 0 {
                 streams_time = Some(hung_up.elapsed());
             }
             if (fds_time.is_some() && streams_time.is_some()) || hung_up.elapsed() > timeout {

@@ -43,7 +43,10 @@ pub const BENCH_WIDGET: &str = "bench.latency";
 /// What a pool of subscribers is told to connect to.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
-    pub server: SocketAddr,
+    /// Where the subscribers connect: subscriber `i` (counted over the whole
+    /// pool) to `servers[i % servers.len()]`, so a pool splits evenly over
+    /// several instances. Never empty.
+    pub servers: Arc<[SocketAddr]>,
     /// The request target of every stream, e.g. `/api/events?dashboard=`.
     pub stream_path: Arc<str>,
     pub count: usize,
@@ -390,8 +393,9 @@ fn worker(
                 index,
                 local: local.clone(),
             };
+            let server = config.servers[index % config.servers.len()];
             handles.push(tokio::task::spawn_local(subscriber.run(
-                config.server,
+                server,
                 config.stream_path.clone(),
                 source,
                 permits.clone(),
@@ -1153,7 +1157,7 @@ mod tests {
         });
 
         let pool = Pool::open(&PoolConfig {
-            server,
+            servers: [server].into(),
             stream_path: "/api/events".into(),
             count: 1,
             threads: 1,
@@ -1190,6 +1194,64 @@ mod tests {
         assert_eq!(stats.ended_by_server, 1);
         pool.close(CloseMode::Graceful).await;
         fake.await.unwrap();
+    }
+
+    /// A pool over two addresses opens every other stream on each.
+    #[tokio::test]
+    async fn a_pool_splits_over_several_servers() {
+        use tokio::io::AsyncReadExt;
+        use tokio::net::TcpListener;
+
+        async fn fake() -> (SocketAddr, Arc<AtomicUsize>) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let count = accepted.clone();
+            tokio::spawn(async move {
+                loop {
+                    let (mut socket, _) = listener.accept().await.unwrap();
+                    count.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        let mut head = Vec::new();
+                        while head_end(&head).is_none() {
+                            let mut buf = [0u8; 1024];
+                            match socket.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => head.extend_from_slice(&buf[..n]),
+                            }
+                        }
+                        let init = "id: ep-0\nevent: init\ndata: {}\n\n";
+                        let response = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                             transfer-encoding: chunked\r\n\r\n{:x}\r\n{init}\r\n",
+                            init.len()
+                        );
+                        socket.write_all(response.as_bytes()).await.unwrap();
+                        // Open until the subscriber hangs up.
+                        let _ = socket.read(&mut [0u8; 64]).await;
+                    });
+                }
+            });
+            (addr, accepted)
+        }
+
+        let (first, first_count) = fake().await;
+        let (second, second_count) = fake().await;
+        let pool = Pool::open(&PoolConfig {
+            servers: [first, second].into(),
+            stream_path: "/api/events".into(),
+            count: 6,
+            threads: 2,
+            connect_concurrency: 6,
+            source_offset: 0,
+            reconnect: None,
+        })
+        .unwrap();
+        pool.wait_ready(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(pool.ready(), 6);
+        assert_eq!(first_count.load(Ordering::SeqCst), 3);
+        assert_eq!(second_count.load(Ordering::SeqCst), 3);
+        pool.close(CloseMode::Graceful).await;
     }
 
     #[test]
