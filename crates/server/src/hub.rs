@@ -551,9 +551,16 @@ fn push_history(
     now_ms: i64,
 ) {
     for (seq, at, frame) in events {
-        let age = Duration::from_millis(now_ms.saturating_sub(at).max(0) as u64);
-        history.push(seq, frame, now.checked_sub(age).unwrap_or(now));
+        history.push(seq, frame, accepted_at(at, now, now_ms));
     }
+}
+
+/// The `Instant` of something accepted at `at_ms` (Unix ms, as stored), given
+/// the same moment `now` on both clocks: what was kept ages from when it was
+/// accepted, across restarts and instances.
+pub fn accepted_at(at_ms: i64, now: Instant, now_ms: i64) -> Instant {
+    let age = Duration::from_millis(now_ms.saturating_sub(at_ms).max(0) as u64);
+    now.checked_sub(age).unwrap_or(now)
 }
 
 /// The id of event `seq` in `state`'s epoch, or `None` before the first event.

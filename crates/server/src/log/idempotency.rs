@@ -11,7 +11,24 @@ use std::time::{Duration, Instant};
 use protocol::EventId;
 
 use super::{AnsweredKey, AppendError, Appended, Idempotency};
-use crate::hub::unix_ms;
+use crate::hub::{accepted_at, unix_ms};
+
+/// The answer to a retry under a key first answered for `request`: its ids
+/// if it is the same request, else a refusal. Both logs answer this way.
+pub fn replay(
+    request: &str,
+    once: &Idempotency,
+    ids: impl FnOnce() -> Vec<EventId>,
+) -> Result<Appended, AppendError> {
+    if request == once.request {
+        Ok(Appended {
+            ids: ids(),
+            replayed: true,
+        })
+    } else {
+        Err(AppendError::KeyReused)
+    }
+}
 
 pub struct IdempotencyKeys {
     answered: HashMap<String, Answered>,
@@ -40,14 +57,7 @@ impl IdempotencyKeys {
     /// if it was the same request, else a refusal.
     pub fn earlier(&self, once: &Idempotency) -> Option<Result<Appended, AppendError>> {
         let answered = self.answered.get(&once.key)?;
-        Some(if answered.request == once.request {
-            Ok(Appended {
-                ids: answered.ids.clone(),
-                replayed: true,
-            })
-        } else {
-            Err(AppendError::KeyReused)
-        })
+        Some(replay(&answered.request, once, || answered.ids.clone()))
     }
 
     /// Remembers the ids `once`'s append got; `at` is when (restored keys
@@ -71,9 +81,8 @@ impl IdempotencyKeys {
         let (now, now_ms) = (Instant::now(), unix_ms());
         for key in keys {
             // As the hub ages its restored history: from the wall clock then.
-            let age = Duration::from_millis(now_ms.saturating_sub(key.at).max(0) as u64);
             let ids = key.ids();
-            self.remember(key.once, ids, now.checked_sub(age).unwrap_or(now));
+            self.remember(key.once, ids, accepted_at(key.at, now, now_ms));
         }
         self.prune(last_seq, now);
     }

@@ -70,13 +70,19 @@ pub struct AnsweredKey {
 
 impl AnsweredKey {
     pub fn ids(&self) -> Vec<EventId> {
-        (self.first_seq..self.first_seq + self.count)
-            .map(|seq| EventId {
-                epoch: self.epoch.clone(),
-                seq,
-            })
-            .collect()
+        consecutive_ids(&self.epoch, self.first_seq, self.count)
     }
+}
+
+/// The ids of `count` events of `epoch` numbered together from `first`, as
+/// one append's are.
+fn consecutive_ids(epoch: &str, first: u64, count: u64) -> Vec<EventId> {
+    (first..first + count)
+        .map(|seq| EventId {
+            epoch: epoch.to_owned(),
+            seq,
+        })
+        .collect()
 }
 
 /// What an append was answered with.

@@ -43,9 +43,10 @@ use redis::{AsyncConnectionConfig, Client, Script};
 use tokio::sync::{watch, OnceCell};
 use tokio::task::JoinHandle;
 
+use super::idempotency::replay;
 use super::{
-    fold, Append, AppendError, Appended, Applied, Committed, EventLog, Health, Idempotency,
-    Recovered, Revocation, SessionRecords, StartError, StoredEvent,
+    consecutive_ids, fold, Append, AppendError, Appended, Applied, Committed, EventLog, Health,
+    Idempotency, Recovered, Revocation, SessionRecords, StartError, StoredEvent,
 };
 use crate::config::Config;
 use crate::dashboards::Dashboards;
@@ -400,12 +401,7 @@ impl Shared {
                 let first: u64 = first.parse().map_err(|_| bad_reply(&reply))?;
                 let last = first + entries.len() as u64 - 1;
                 self.wait_until_applied(last).await;
-                let ids = (first..=last)
-                    .map(|seq| EventId {
-                        epoch: epoch.clone(),
-                        seq,
-                    })
-                    .collect();
+                let ids = consecutive_ids(&epoch, first, entries.len() as u64);
                 Ok(Appended {
                     ids,
                     replayed: false,
@@ -843,18 +839,8 @@ fn earlier_answer(stored: &str, once: &Idempotency) -> Option<Result<Appended, A
     let (request, epoch) = (parts.next()?, parts.next()?);
     let first: u64 = parts.next()?.parse().ok()?;
     let count: u64 = parts.next()?.parse().ok()?;
-    if request != once.request {
-        return Some(Err(AppendError::KeyReused));
-    }
-    let ids = (first..first + count)
-        .map(|seq| EventId {
-            epoch: epoch.to_owned(),
-            seq,
-        })
-        .collect();
-    Some(Ok(Appended {
-        ids,
-        replayed: true,
+    Some(replay(request, once, || {
+        consecutive_ids(epoch, first, count)
     }))
 }
 
