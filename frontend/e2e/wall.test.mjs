@@ -1,7 +1,7 @@
 // End-to-end: wall screens (issue 14). The real server and SPA in Chromium:
 // kiosk mode fitted to 1920x1080 and 1280x720 (no scrollbar, every card on
 // screen, screenshots in frontend/e2e/artifacts/), its badge only while not live and its
-// wake lock; a rotation through three dashboards on one EventSource, each
+// wake lock; a dense wall of 120 cards whose every value shows whole; a rotation through three dashboards on one EventSource, each
 // showing its values, including one that changed while it was off screen;
 // and a page that reloads itself once when its server starts serving
 // another build, and not again.
@@ -206,6 +206,57 @@ describe('wall screens', { timeout: 300_000 }, () => {
       await page.screenshot({ path: resolve(ARTIFACTS, 'kiosk-badge-reconnecting.png') });
       server = await startServer({ config: CONFIG, dataDir, addr, extraArgs: baseArgs });
       await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 0, BADGE, { timeout: 30_000 });
+    });
+  });
+
+  test('a dense kiosk wall (120 cards on 1280x720) still shows every value, whole', { timeout: 120_000 }, async (t) => {
+    const server = await startServer({ extraArgs: baseArgs });
+    t.after(() => server.stop());
+    const ids = Array.from({ length: 120 }, (_, i) => `dense.n${String(i).padStart(3, '0')}`);
+    // Two values each, so every number has a change and a sparkline to drop.
+    for (const value of [1000, 123456]) {
+      const response = await fetch(`${server.url}/api/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ updates: ids.map((id) => ({ id, kind: 'number', value })) }),
+      });
+      assert.equal(response.status, 200, await response.text());
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const [width, height] = [1280, 720];
+    const { page } = await openRecordedPage(browser, t, { width, height });
+    await screenshotOnFailure(page, ARTIFACTS, 'kiosk-dense', async () => {
+      await page.goto(`${server.url}/?kiosk`);
+      await page.waitForFunction((n) => document.querySelectorAll('[data-widget-id]').length === n
+        && document.documentElement.hasAttribute('data-kiosk-dense'), ids.length, { timeout: 30_000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="widget-value"]')]
+        .every((v) => v.textContent.includes('123')), null, { timeout: 30_000 });
+      const g = await page.evaluate(kioskGeometry);
+      assert.ok(g.scrollWidth <= width && g.scrollHeight <= height, `nothing scrolls: ${JSON.stringify(g).slice(0, 400)}`);
+      // Each card's value: shown, inside its card's body (not cut by it, so
+      // not faded out either), in text no smaller than the root font.
+      const values = await page.evaluate(() => [...document.querySelectorAll('[data-widget-id]')].map((card) => {
+        const body = card.querySelector('.card-body').getBoundingClientRect();
+        const value = card.querySelector('[data-testid="widget-value"]');
+        const r = value.getBoundingClientRect();
+        const figure = value.querySelector('.figure').getBoundingClientRect();
+        return {
+          id: card.dataset.widgetId,
+          inside: r.height > 0 && r.top >= body.top - 0.5 && r.bottom <= body.bottom + 0.5
+            && figure.left >= body.left - 0.5 && figure.right <= body.right + 0.5,
+          cut: card.querySelector('.card-body').classList.contains('clip--cut'),
+          fontPx: parseFloat(getComputedStyle(value).fontSize),
+          sparkline: card.querySelector('[data-testid="sparkline"]')?.getBoundingClientRect().height ?? 0,
+        };
+      }));
+      const rootPx = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+      for (const v of values) {
+        assert.ok(v.inside && !v.cut, `the value of ${v.id} shows whole: ${JSON.stringify(v)}`);
+        assert.ok(v.fontPx >= rootPx, `the value of ${v.id} is at least the root font (${rootPx} px): ${JSON.stringify(v)}`);
+        assert.equal(v.sparkline, 0, `no sparkline on a dense wall: ${JSON.stringify(v)}`);
+      }
+      await page.screenshot({ path: resolve(ARTIFACTS, 'kiosk-dense-1280x720.png') });
+      t.diagnostic('screenshot: frontend/e2e/artifacts/kiosk-dense-1280x720.png');
     });
   });
 

@@ -19,6 +19,10 @@ pub struct Fit {
     pub cols: u32,
     pub rows: u32,
     pub font_px: f64,
+    /// Cells too short for a card's full layout at that font (a wall of
+    /// many cards, where the font is at its minimum): cards then keep their
+    /// title and value and drop the rest (kiosk.css, `data-kiosk-dense`).
+    pub dense: bool,
     /// Each card's span on this grid: its own, narrowed to the grid, and
     /// grown into the cells no card takes.
     pub spans: Vec<Size>,
@@ -34,6 +38,9 @@ const FONT_PER_CELL_HEIGHT: f64 = 1.0 / 11.0;
 const FONT_PER_CELL_WIDTH: f64 = 1.0 / 17.0;
 const MIN_FONT_PX: f64 = 12.0;
 const MAX_FONT_PX: f64 = 56.0;
+/// A card's full layout (title, value, change, sparkline, with its padding)
+/// takes about 12 rem; below this many, the grid is dense.
+const FULL_CARD_REM: f64 = 9.5;
 
 /// The best grid for cards of `sizes` (columns, rows spanned) on a screen
 /// of `width` × `height` px. Never fewer columns than the widest card spans.
@@ -70,10 +77,12 @@ pub fn fit(sizes: &[Size], width: f64, height: f64) -> Fit {
     let font_px = (cell_h * FONT_PER_CELL_HEIGHT)
         .min(cell_w * FONT_PER_CELL_WIDTH)
         .clamp(MIN_FONT_PX, MAX_FONT_PX);
+    let font_px = font_px.round();
     Fit {
         cols,
         rows,
-        font_px: font_px.round(),
+        font_px,
+        dense: cell_h < FULL_CARD_REM * font_px,
         spans,
     }
 }
@@ -184,6 +193,20 @@ mod tests {
         assert_eq!((one.cols, one.rows), (1, 1));
         assert_eq!(one.font_px, MAX_FONT_PX);
         assert_eq!(one.spans, [Size(1, 1)]);
+        assert!(!full_hd.dense && !hd.dense && !one.dense);
+    }
+
+    #[test]
+    fn many_cards_make_a_dense_grid() {
+        // 200 cards on full HD: the widest grid, cells ~63 px tall, at the
+        // smallest font: too short for a card's full layout.
+        let wall = fit(&ones(200), 1920.0, 1080.0);
+        assert_eq!(wall.cols, MAX_COLS);
+        assert_eq!(wall.font_px, MIN_FONT_PX);
+        assert!(wall.dense, "{wall:?}");
+        // 80 cards on 1280 x 720 too; 24 not.
+        assert!(fit(&ones(80), 1280.0, 720.0).dense);
+        assert!(!fit(&ones(24), 1280.0, 720.0).dense);
     }
 
     #[test]

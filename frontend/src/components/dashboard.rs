@@ -50,7 +50,8 @@ pub fn Dashboard(props: &DashboardProps) -> Html {
         .has_snapshot()
         .then(|| Layout::of(&view, screen.dashboard.as_deref()))
         .flatten();
-    let kiosk_fit = match &layout {
+    // What the kiosk grid is fitted to: the cards' sizes and the window's.
+    let kiosk_input = match &layout {
         Some(layout) if screen.kiosk && !layout.is_empty() => {
             let sizes: Vec<_> = layout
                 .cards
@@ -62,11 +63,18 @@ pub fn Dashboard(props: &DashboardProps) -> Html {
             // second (its clock): a resized window or a turned screen is
             // fitted again within a second, with no listener to keep.
             let (width, height) = inner_size();
-            Some(fit(&sizes, width, height))
+            Some((sizes, width, height))
         }
         _ => None,
     };
-    use_effect_with(kiosk_fit.clone(), |fit| apply_fit(fit.as_ref()));
+    // Fitted again only when those change: placing 200 cards on each of the
+    // grids tried is a few milliseconds, too much for every frame.
+    let kiosk_fit = use_memo(kiosk_input, |input| {
+        input
+            .as_ref()
+            .map(|(sizes, width, height)| fit(sizes, *width, *height))
+    });
+    use_effect_with(kiosk_fit.clone(), |fit| apply_fit(fit.as_ref().as_ref()));
 
     if !view.has_snapshot() {
         return placeholder();
@@ -97,7 +105,7 @@ pub fn Dashboard(props: &DashboardProps) -> Html {
             .map(|card| card_html(card, None, server_now_ms))
             .collect()
     };
-    if let Some(fit) = kiosk_fit {
+    if let Some(fit) = kiosk_fit.as_ref() {
         // Every card, at its span on the fitted grid.
         let all: Html = layout
             .cards
@@ -153,9 +161,10 @@ fn card_html(card: &Card, span: Option<Size>, server_now_ms: f64) -> Html {
 }
 
 /// The kiosk grid's columns, rows and text size, as custom properties of the
-/// root element (kiosk.css reads them, under `data-kiosk` only: outside kiosk
-/// mode they may stay). Through the CSSOM, which the server's
-/// Content-Security-Policy allows, unlike `style` attributes.
+/// root element, and `data-kiosk-dense` when its cells are short (kiosk.css
+/// reads them, under `data-kiosk` only: outside kiosk mode they may stay).
+/// Through the CSSOM, which the server's Content-Security-Policy allows,
+/// unlike `style` attributes.
 fn apply_fit(fit: Option<&Fit>) {
     let Some(fit) = fit else {
         return;
@@ -171,6 +180,11 @@ fn apply_fit(fit: Option<&Fit>) {
     let _ = style.set_property("--kiosk-cols", &fit.cols.to_string());
     let _ = style.set_property("--kiosk-rows", &fit.rows.to_string());
     let _ = style.set_property("--kiosk-font", &format!("{}px", fit.font_px));
+    let _ = if fit.dense {
+        root.set_attribute("data-kiosk-dense", "")
+    } else {
+        root.remove_attribute("data-kiosk-dense")
+    };
 }
 
 /// Skeleton cards, until the first snapshot (and while the session is checked).

@@ -23,7 +23,8 @@ const SPARK_HEIGHT: f64 = 40.0;
 /// change's says up or down (see [`a11y`]).
 ///
 /// DOM contract: `data-testid="widget-value"` (the figure in `.figure`, the
-/// unit), `number-delta` (arrow and change, once there is a previous value),
+/// unit; `data-chars`, the figure's length, by which a dense kiosk wall
+/// sizes it), `number-delta` (arrow and change, once there is a previous value),
 /// `sparkline` (the SVG, from two recent values on).
 #[function_component]
 pub fn NumberView(props: &NumberProps) -> Html {
@@ -53,6 +54,7 @@ pub fn NumberView(props: &NumberProps) -> Html {
             // `role="img"` so that screen readers take the exact value and
             // level (`aria-label`) for the rounded figure.
             <div class={classes!("big-value", level)} data-testid="widget-value"
+                data-chars={figure_length(&figure)}
                 role="img" aria-label={a11y::number(number)} title={exact}>
                 <span class="figure">{ figure }</span>
                 if let Some(unit) = free_unit {
@@ -73,5 +75,29 @@ pub fn NumberView(props: &NumberProps) -> Html {
                 </svg>
             }
         </div>
+    }
+}
+
+/// The figure's length in characters, 1 to 12 (the formatter's longest), as
+/// `data-chars`: a dense kiosk wall (kiosk.css) sizes a short figure larger
+/// than a long one, each as large as its card's width allows.
+fn figure_length(figure: &str) -> &'static str {
+    const LENGTHS: [&str; 12] = [
+        "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+    ];
+    LENGTHS[figure.chars().count().clamp(1, 12) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::figure_length;
+
+    #[test]
+    fn figure_lengths_are_counted_in_characters_within_the_formatters_bounds() {
+        assert_eq!(figure_length("7"), "1");
+        assert_eq!(figure_length("123,456"), "7");
+        assert_eq!(figure_length("−1.5k"), "5");
+        assert_eq!(figure_length(""), "1");
+        assert_eq!(figure_length("1234567890123456"), "12");
     }
 }
