@@ -294,6 +294,24 @@ describe('edge content keeps every card in its box, readable', { timeout: 600_00
     assert.deepEqual(problems, [], 'page problems');
   });
 
+  test('a value that outgrows its card is cut (faded) at once, and shown whole once it fits again', { timeout: 60_000 }, async (t) => {
+    const { page, problems } = await open(t, WALL, 'light');
+    await screenshotOnFailure(page, ARTIFACTS, 'edge-grows', async () => {
+      const body = `${card('edge.grows')} .card-body`;
+      const isCut = () => page.$eval(body, (el) => el.classList.contains('clip--cut')).catch(() => null);
+      // Each change is a new value of the same card: the content's element
+      // stays, only its height changes.
+      await publishWidget(server.url, TOKEN, 'edge.grows', { text: 'short' });
+      await waitUntil(async () => (await isCut()) === false, 'a short text, not cut', DEADLINE_MS);
+      const long = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`).join('\n');
+      await publishWidget(server.url, TOKEN, 'edge.grows', { text: long });
+      await waitUntil(async () => (await isCut()) === true, 'a 40-line text, cut', DEADLINE_MS);
+      await publishWidget(server.url, TOKEN, 'edge.grows', { text: 'short again' });
+      await waitUntil(async () => (await isCut()) === false, 'a short text again, not cut', DEADLINE_MS);
+    });
+    assert.deepEqual(problems, [], 'page problems');
+  });
+
   test('on a phone the header keeps to its size and scrolls away', { timeout: 60_000 }, async (t) => {
     const { page, problems } = await open(t, PHONE, 'light');
     await screenshotOnFailure(page, ARTIFACTS, 'edge-phone-header', async () => {

@@ -14,7 +14,12 @@
 //            on screen, as on a wall): p50/p99/max from the publish request
 //            being sent to the value being in the DOM (a MutationObserver
 //            sees it before the next paint), and how busy the page's main
-//            thread was (DevTools' TaskDuration over wall time).
+//            thread was (DevTools' TaskDuration over wall time). Beside
+//            them, the browser's floor: the 200-card page frozen into a
+//            static copy whose cards plain JS changes as the SPA does, each
+//            tick (floorRun): what the browser itself spends on those DOM
+//            changes (style, layout, paint), against which the SPA's own
+//            share is reported.
 // throttled: the same with CPU throttled 4x (DevTools' CPU throttling),
 //            60 widgets x 10/s, and whether the delay grows (median of the
 //            last quarter of the window against the first).
@@ -221,6 +226,87 @@ async function latencyRun(browser, spa, { widgets, rate, throttle = 1, kiosk = f
   }
 }
 
+/**
+ * The browser's own cost of what the SPA changes each tick: the page the SPA
+ * rendered (200 number cards, in the same mode), frozen into a static copy
+ * (no wasm, no stream), whose figures, accessible names, tooltips and
+ * sparklines plain JS changes once per tick in an animation frame, as the
+ * SPA's renders do (the SPA's changes per tick, counted by a
+ * MutationObserver: those four on every card). The same MutationObserver as
+ * the SPA's runs. What the SPA costs beyond this is its own.
+ */
+async function floorRun(browser, spa, { widgets, rate, kiosk }) {
+  const server = await serverFor(spa);
+  try {
+    const ids = Array.from({ length: widgets }, (_, i) => `bench.w${String(i).padStart(3, '0')}`);
+    // A few values each, so every card has its change and sparkline.
+    for (let v = 0; v < 5; v += 1) await batch(server.url, ids.map((id) => ({ id, kind: 'number', value: v })));
+    const { context, page, cdp } = await openPage(browser, `${server.url}/${kiosk ? '?kiosk' : ''}`);
+    try {
+      await page.waitForFunction((n) => document.querySelectorAll('.sparkline path').length >= n, widgets, { timeout: 120_000, polling: 200 });
+      await sleep(1000);
+      const frozen = await page.evaluate(() => ({
+        html: document.documentElement.outerHTML.replace(/<script[\s\S]*?<\/script>/g, ''),
+        // The kiosk grid's custom properties (set through the CSSOM: the
+        // server's Content-Security-Policy refuses style attributes).
+        properties: [...document.documentElement.style].map((name) => [name, document.documentElement.style.getPropertyValue(name)]),
+      }));
+      // Same origin, same Content-Security-Policy, no SPA.
+      await page.goto(`${server.url}/api/session`);
+      await page.setContent(frozen.html);
+      const cards = await page.evaluate(({ properties, period }) => {
+        for (const [name, value] of properties) document.documentElement.style.setProperty(name, value);
+        const cards = [...document.querySelectorAll('[data-widget-id]')].map((card) => ({
+          value: card.querySelector('[data-testid="widget-value"]'),
+          figure: card.querySelector('.figure').firstChild,
+          path: card.querySelector('.sparkline path'),
+          delta: card.querySelector('[data-testid="number-delta"]'),
+        }));
+        const shapes = cards.map(({ path }) => path.getAttribute('d'));
+        let tick = 0;
+        setInterval(() => {
+          tick += 1;
+          requestAnimationFrame(() => {
+            cards.forEach(({ value, figure, path, delta }, i) => {
+              figure.nodeValue = String(tick);
+              value.setAttribute('aria-label', `${tick}`);
+              value.setAttribute('title', `${tick}`);
+              // A path of the same length, another each tick.
+              path.setAttribute('d', tick % 2 ? shapes[i].replace(/\d/, '9') : shapes[i]);
+              if (i % 10 === tick % 10) delta.setAttribute('aria-label', `up ${tick}`);
+            });
+          });
+        }, period);
+        window.__recording = true;
+        return cards.length;
+      }, { properties: frozen.properties, period: 1000 / rate });
+      if (cards !== widgets) throw new Error(`the frozen page has ${cards} cards, not ${widgets}`);
+      await sleep(warmupSeconds * 1000);
+      const task0 = await mainThread(cdp);
+      const wall0 = now();
+      await sleep(seconds * 1000);
+      const task1 = await mainThread(cdp);
+      const wall = (now() - wall0) / 1000;
+      return {
+        spa: 'browser floor',
+        widgets,
+        rate,
+        throttle: 1,
+        kiosk,
+        floor: true,
+        busy: (task1.task - task0.task) / wall,
+        script: (task1.script - task0.script) / wall,
+        layout: (task1.layout - task0.layout) / wall,
+        layoutsPerTick: (task1.layouts - task0.layouts) / (seconds * rate),
+      };
+    } finally {
+      await context.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
 function rssKiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(status.match(/VmRSS:\s+(\d+)/)[1]);
@@ -315,6 +401,12 @@ try {
       }
     }
   }
+  if (scenarios.includes('latency')) {
+    for (const kiosk of [false, true]) {
+      console.error(`floor: 200 x 10/s${kiosk ? ', kiosk' : ''}, the same DOM changes by plain JS, ${seconds} s`);
+      runs.push(await floorRun(browser, spas.at(-1), { widgets: 200, rate: 10, kiosk }));
+    }
+  }
   if (scenarios.includes('throttled')) {
     for (const spa of spas) {
       console.error(`throttled: ${spa.label}, 60 x 10/s, CPU 4x slower, ${seconds} s`);
@@ -327,15 +419,18 @@ try {
     print('| SPA | widgets x updates/s | CPU | p50 | p99 | max | values shown | main thread busy (script, style+layout) | layouts per tick | median delay, first -> last quarter |');
     print('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of runs) {
-      print(`| ${r.spa} | ${r.widgets} x ${r.rate}${r.kiosk ? ', kiosk (all on screen)' : ''} | ${r.throttle > 1 ? `${r.throttle}x slower` : 'normal'} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${(100 * r.shown).toFixed(0)} % | ${(100 * r.busy).toFixed(0)} % (${(100 * r.script).toFixed(0)} %, ${(100 * r.layout).toFixed(0)} %) | ${r.layoutsPerTick.toFixed(1)} | ${ms(r.firstQuarter)} -> ${ms(r.lastQuarter)} |${r.failures ? ` (${r.failures} publishes failed)` : ''}`);
+      const shown = r.floor ? '—' : `${(100 * r.shown).toFixed(0)} %`;
+      print(`| ${r.spa} | ${r.widgets} x ${r.rate}${r.kiosk ? ', kiosk (all on screen)' : ''} | ${r.throttle > 1 ? `${r.throttle}x slower` : 'normal'} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.max)} | ${shown} | ${(100 * r.busy).toFixed(0)} % (${(100 * r.script).toFixed(0)} %, ${(100 * r.layout).toFixed(0)} %) | ${r.layoutsPerTick.toFixed(1)} | ${ms(r.firstQuarter)} -> ${ms(r.lastQuarter)} |${r.failures ? ` (${r.failures} publishes failed)` : ''}`);
     }
     const single = runs.filter((r) => r.widgets === 1);
-    const many = runs.filter((r) => r.widgets === 200);
+    const many = runs.filter((r) => r.widgets === 200 && !r.floor);
     if (single.length && many.length) {
       print();
       for (const m of many) {
         const s = single.find((x) => x.spa === m.spa);
         if (s) print(`- ${m.spa}: 200-widget${m.kiosk ? ' kiosk' : ''} p99 / 1-widget p99 = ${(m.p99 / s.p99).toFixed(1)}x`);
+        const floor = runs.find((x) => x.floor && x.kiosk === m.kiosk);
+        if (floor) print(`- ${m.spa}: 200-widget${m.kiosk ? ' kiosk' : ''} main thread / browser floor = ${(m.busy / floor.busy).toFixed(1)}x (${(100 * (m.busy - floor.busy)).toFixed(0)} points the SPA's own)`);
       }
     }
     if (spas.length > 1) {

@@ -21,10 +21,15 @@ pub struct ClippedProps {
 ///
 /// Where the content is cut depends on the layout (fonts, card size, wrapped
 /// lines), so it is measured in the DOM, by a `ResizeObserver`, which reports
-/// after the browser's own layout (reading sizes then costs nothing): after
-/// every render (new content), and whenever the box changes size (window,
-/// fonts, the "+N more" line taking its room). The hidden items stay in the DOM, so assistive
-/// technology reads them all; "+N more" is for the eye only.
+/// after the browser's own layout (reading sizes then costs nothing):
+/// whenever the box changes size (window, fonts, the "+N more" line taking
+/// its room), and whenever what it holds may cut differently. For content
+/// that is only cut or not (a number, a chart), that is when the content's
+/// element changes height: the observer watches it too, and a new value of
+/// the same height costs nothing. Counted content (which rows are cut) can
+/// change with its height unchanged, so it is measured after every render.
+/// The hidden items stay in the DOM, so assistive technology reads them all;
+/// "+N more" is for the eye only.
 ///
 /// DOM contract: `.more` holds "+N more".
 #[function_component]
@@ -33,6 +38,8 @@ pub fn Clipped(props: &ClippedProps) -> Html {
     // None: everything shows; Some(n): cut, with n items not shown in full.
     let cut = use_state_eq(|| None::<usize>);
     let observer = use_mut_ref(|| None::<ResizeObserver>);
+    // The content element watched besides the box (uncounted content only).
+    let content = use_mut_ref(|| None::<Element>);
     {
         let (node, cut, count, observer) =
             (node.clone(), cut.setter(), props.count, observer.clone());
@@ -59,19 +66,36 @@ pub fn Clipped(props: &ClippedProps) -> Html {
         });
     }
     {
-        let (node, observer) = (node.clone(), observer.clone());
-        // No dependencies: after every render (new content), observing the
-        // box afresh, which makes the observer report it once more after the
-        // browser's next layout. Measuring here instead would read sizes
-        // between the DOM writes of the cards rendered after this one: a
-        // forced layout per changed card (~130 a frame on a 200-widget
-        // dashboard, against one). It converges: showing "+N more" only
-        // shrinks the box, so a second measure can only count as many or
-        // more, and an equal count does not re-render.
+        let (node, observer, count) = (node.clone(), observer.clone(), props.count);
+        // No dependencies: after every render. Measuring here instead of in
+        // the observer would read sizes between the DOM writes of the cards
+        // rendered after this one: a forced layout per changed card (~130 a
+        // frame on a 200-widget dashboard, against one). It converges:
+        // showing "+N more" only shrinks the box, so a second measure can
+        // only count as many or more, and an equal count does not re-render.
         use_effect(move || {
-            if let (Some(observer), Some(element)) = (&*observer.borrow(), node.cast::<Element>()) {
+            let (Some(observer), Some(element)) = (&*observer.borrow(), node.cast::<Element>())
+            else {
+                return;
+            };
+            if count {
+                // Observing the box afresh makes the observer report it once
+                // more, after the browser's next layout.
                 observer.unobserve(&element);
                 observer.observe(&element);
+                return;
+            }
+            // The content's element is replaced only when its kind changes.
+            let first = element.first_element_child();
+            let mut watched = content.borrow_mut();
+            if *watched != first {
+                if let Some(old) = watched.as_ref() {
+                    observer.unobserve(old);
+                }
+                if let Some(new) = &first {
+                    observer.observe(new);
+                }
+                *watched = first;
             }
         });
     }
