@@ -3,18 +3,6 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, ResizeObserver};
 use yew::prelude::*;
 
-#[derive(Properties, PartialEq)]
-pub struct ClippedProps {
-    #[prop_or_default]
-    pub class: Classes,
-    /// Count what is cut: the items of the content's first element (the rows
-    /// of a list, the lines of a log) that do not show in full.
-    #[prop_or_default]
-    pub count: bool,
-    #[prop_or_default]
-    pub children: Html,
-}
-
 /// A box of fixed size (a card's body) whose content is cut at its bottom
 /// edge rather than growing it: when something is cut, the bottom fades out
 /// (class `clip--cut`) and, for counted content, a "+N more" line follows.
@@ -31,25 +19,40 @@ pub struct ClippedProps {
 /// The hidden items stay in the DOM, so assistive technology reads them all;
 /// "+N more" is for the eye only.
 ///
+/// A hook of the card rather than a component of its own: a card renders
+/// when its value changed, and a component between it and its content would
+/// render with it every time, for nothing of its own.
+///
+/// `count`: count what is cut, the items of the content's first element (the
+/// rows of a list, the lines of a log) that do not show in full.
+///
 /// DOM contract: `.more` holds "+N more".
-#[function_component]
-pub fn Clipped(props: &ClippedProps) -> Html {
+#[hook]
+pub fn use_clip(count: bool) -> Clip {
     let node = use_node_ref();
     // None: everything shows; Some(n): cut, with n items not shown in full.
     let cut = use_state_eq(|| None::<usize>);
     let observer = use_mut_ref(|| None::<ResizeObserver>);
+    // Read by the observer when it reports: a card whose widget changes kind
+    // (a number becoming a list) starts or stops counting.
+    let counted = use_mut_ref(|| count);
+    *counted.borrow_mut() = count;
     // The content element watched besides the box (uncounted content only).
     let content = use_mut_ref(|| None::<Element>);
     {
-        let (node, cut, count, observer) =
-            (node.clone(), cut.setter(), props.count, observer.clone());
+        let (node, cut, observer, counted) = (
+            node.clone(),
+            cut.setter(),
+            observer.clone(),
+            counted.clone(),
+        );
         use_effect_with((), move |_| {
             let element = node.cast::<Element>();
             let on_resize = {
                 let element = element.clone();
                 Closure::<dyn FnMut()>::new(move || {
                     if let Some(element) = &element {
-                        cut.set(measure(element, count));
+                        cut.set(measure(element, *counted.borrow()));
                     }
                 })
             };
@@ -66,7 +69,7 @@ pub fn Clipped(props: &ClippedProps) -> Html {
         });
     }
     {
-        let (node, observer, count) = (node.clone(), observer.clone(), props.count);
+        let (node, observer) = (node.clone(), observer.clone());
         // No dependencies: after every render. Measuring here instead of in
         // the observer would read sizes between the DOM writes of the cards
         // rendered after this one: a forced layout per changed card (~130 a
@@ -99,16 +102,31 @@ pub fn Clipped(props: &ClippedProps) -> Html {
             }
         });
     }
-    let hidden = cut.filter(|hidden| *hidden > 0);
-    html! {
-        <>
-            <div ref={node} class={classes!(props.class.clone(), cut.is_some().then_some("clip--cut"))}>
-                { props.children.clone() }
-            </div>
-            if let Some(hidden) = hidden {
-                <p class="more" aria-hidden="true">{ format!("+{hidden} more") }</p>
-            }
-        </>
+    Clip { node, cut: *cut }
+}
+
+/// What [`use_clip`] measured, and the box it measures.
+pub struct Clip {
+    node: NodeRef,
+    /// None: everything shows; Some(n): cut, with n items not shown in full.
+    cut: Option<usize>,
+}
+
+impl Clip {
+    /// The box, with class `class`, holding `content`; and "+N more" after
+    /// it when counted items are cut.
+    pub fn render(&self, class: &'static str, content: Html) -> Html {
+        let hidden = self.cut.filter(|hidden| *hidden > 0);
+        html! {
+            <>
+                <div ref={self.node.clone()} class={classes!(class, self.cut.is_some().then_some("clip--cut"))}>
+                    { content }
+                </div>
+                if let Some(hidden) = hidden {
+                    <p class="more" aria-hidden="true">{ format!("+{hidden} more") }</p>
+                }
+            </>
+        }
     }
 }
 

@@ -3,11 +3,6 @@ use yew::prelude::*;
 
 use crate::{a11y, chart, format, level};
 
-#[derive(Properties, PartialEq)]
-pub struct NumberProps {
-    pub number: Number,
-}
-
 /// The sparkline's drawing box; the SVG stretches to the card's width.
 const SPARK_WIDTH: f64 = 200.0;
 const SPARK_HEIGHT: f64 = 40.0;
@@ -26,9 +21,10 @@ const SPARK_HEIGHT: f64 = 40.0;
 /// unit; `data-chars`, the figure's length, by which a dense kiosk wall
 /// sizes it), `number-delta` (arrow and change, once there is a previous value),
 /// `sparkline` (the SVG, from two recent values on).
-#[function_component]
-pub fn NumberView(props: &NumberProps) -> Html {
-    let number = &props.number;
+///
+/// A function, not a component: it has no state, and its card renders only
+/// when its value changed (a component would add its own render to each).
+pub fn number_view(number: &Number) -> Html {
     let unit = number.unit.as_deref();
     let (figure, free_unit) =
         format::value_parts_against(number.value, unit, number.thresholds.as_ref());

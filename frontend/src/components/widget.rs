@@ -4,7 +4,7 @@ use protocol::{Size, StatusLevel, Widget, WidgetKind, WidgetSpec, WidgetValue};
 use yew::prelude::*;
 
 use super::{
-    clipped::Clipped, gauge::GaugeView, list::ListView, log::LogView, number::NumberView,
+    clipped::use_clip, gauge::GaugeView, list::ListView, log::LogView, number::number_view,
     series::SeriesView, status::StatusView, text::TextView, unknown::UnknownView,
 };
 use crate::freshness::freshness;
@@ -52,7 +52,7 @@ impl WidgetCardProps {
 
 /// One card of the grid: title, age when it is not fresh, and the body for the
 /// widget's kind. Its size is its declared grid span, whatever the content:
-/// what does not fit is cut at the bottom of the body (see [`Clipped`]).
+/// what does not fit is cut at the bottom of the body (see [`use_clip`]).
 ///
 /// DOM contract (the end-to-end tests rely on it):
 /// - `data-widget-id`, `data-kind` (the wire name, or `unknown`);
@@ -68,6 +68,11 @@ impl WidgetCardProps {
 pub fn WidgetCard(props: &WidgetCardProps) -> Html {
     #[cfg(all(test, target_arch = "wasm32"))]
     render_count::record(props.widget.id.as_str());
+    // Lists and logs say how many of their rows or lines are cut.
+    let clip = use_clip(matches!(
+        props.widget.value,
+        WidgetValue::List(_) | WidgetValue::Log(_)
+    ));
     // Only a card that renders pays for its declared defaults.
     let widget: Cow<Widget> = match &props.declared {
         Some(declared) => Cow::Owned(with_defaults((*props.widget).clone(), declared)),
@@ -79,7 +84,7 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
     let level = level::of_value(&widget.value);
 
     let body = match &widget.value {
-        WidgetValue::Number(number) => html! { <NumberView number={number.clone()} /> },
+        WidgetValue::Number(number) => number_view(number),
         WidgetValue::Gauge(gauge) => html! { <GaugeView gauge={gauge.clone()} /> },
         WidgetValue::Series(series) => html! {
             <SeriesView series={series.clone()} server_now_ms={props.server_now_ms} />
@@ -90,8 +95,6 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
         WidgetValue::Log(log) => html! { <LogView log={log.clone()} /> },
         WidgetValue::Unknown => html! { <UnknownView /> },
     };
-    // Lists and logs say how many of their rows or lines are cut.
-    let count = matches!(widget.value, WidgetValue::List(_) | WidgetValue::Log(_));
     let title = widget
         .title
         .clone()
@@ -122,7 +125,7 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
                     <span class="card-age" data-testid="widget-age" title="last update">{ age }</span>
                 }
             </header>
-            <Clipped class="card-body" {count}>{ body }</Clipped>
+            { clip.render("card-body", body) }
         </article>
     }
 }
