@@ -173,11 +173,12 @@ impl Trend {
         }
     }
 
-    pub fn class(self) -> &'static str {
+    /// The stylesheet's class for the change, `delta--up` … `delta--flat`.
+    pub fn css_class(self) -> &'static str {
         match self {
-            Trend::Up => "up",
-            Trend::Down => "down",
-            Trend::Flat => "flat",
+            Trend::Up => "delta--up",
+            Trend::Down => "delta--down",
+            Trend::Flat => "delta--flat",
         }
     }
 }

@@ -18,6 +18,17 @@ pub fn class(level: StatusLevel) -> &'static str {
     }
 }
 
+/// The stylesheet's class for a level, `level--ok` … `level--unknown`
+/// (static: a card renders it on every update).
+pub fn css_class(level: StatusLevel) -> &'static str {
+    match level {
+        StatusLevel::Ok => "level--ok",
+        StatusLevel::Warn => "level--warn",
+        StatusLevel::Critical => "level--critical",
+        StatusLevel::Unknown => "level--unknown",
+    }
+}
+
 /// A number is coloured only when it has thresholds: a plain figure has no
 /// "good" or "bad". A value that cannot be compared (NaN) is unknown.
 pub fn of_number(number: &Number) -> Option<StatusLevel> {

@@ -42,7 +42,7 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
         .map(|thresholds| chart::threshold_zones(&thresholds, *min, *max))
         .unwrap_or_default();
     html! {
-        <div class={classes!("gauge", format!("level--{}", level::class(level)))}
+        <div class={classes!("gauge", level::css_class(level))}
             role="img" aria-label={a11y::gauge(gauge)}>
             <div class="gauge-dial">
                 <svg class="gauge-svg" viewBox="0 0 200 150" aria-hidden="true">
@@ -51,7 +51,7 @@ pub fn GaugeView(props: &GaugeProps) -> Html {
                         let sweep = GAUGE_SWEEP_DEG * (zone.to - zone.from);
                         html! {
                             <path
-                                class={classes!("gauge-zone", format!("level--{}", level::class(zone.level)))}
+                                class={classes!("gauge-zone", level::css_class(zone.level))}
                                 d={chart::arc_path(CX, CY, ZONE_R, start, sweep)}
                             />
                         }

@@ -6,6 +6,8 @@ use crate::{a11y, chart, format, level};
 /// The sparkline's drawing box; the SVG stretches to the card's width.
 const SPARK_WIDTH: f64 = 200.0;
 const SPARK_HEIGHT: f64 = 40.0;
+/// Its `viewBox`, "0 0 SPARK_WIDTH SPARK_HEIGHT" (a test keeps them equal).
+const SPARK_VIEW_BOX: &str = "0 0 200 40";
 
 /// A big figure (coloured by its thresholds, if it has any), an arrow and the
 /// change since the previous value (red when it heads towards `critical`,
@@ -32,7 +34,7 @@ pub fn number_view(number: &Number) -> Html {
     let delta = number
         .previous
         .and_then(|previous| format::delta(number.value, previous, unit));
-    let level = level::of_number(number).map(|level| format!("level--{}", level::class(level)));
+    let level = level::of_number(number).map(level::css_class);
     // With thresholds, the arrow says whether the change is good news.
     let worse = number
         .previous
@@ -58,14 +60,14 @@ pub fn number_view(number: &Number) -> Html {
                 }
             </div>
             if let Some((trend, change)) = delta {
-                <div class={classes!("delta", format!("delta--{}", trend.class()), judged)} data-testid="number-delta"
+                <div class={classes!("delta", trend.css_class(), judged)} data-testid="number-delta"
                     role="img" aria-label={a11y::change(trend, &change, worse)}>
                     <span class="delta-arrow">{ trend.arrow() }</span>
                     { change }
                 </div>
             }
             if let Some(path) = spark {
-                <svg class="sparkline" viewBox={format!("0 0 {SPARK_WIDTH} {SPARK_HEIGHT}")}
+                <svg class="sparkline" viewBox={SPARK_VIEW_BOX}
                     preserveAspectRatio="none" aria-hidden="true" data-testid="sparkline">
                     <path d={path} />
                 </svg>
@@ -87,6 +89,14 @@ fn figure_length(figure: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::figure_length;
+
+    #[test]
+    fn the_sparklines_view_box_is_its_drawing_box() {
+        assert_eq!(
+            super::SPARK_VIEW_BOX,
+            format!("0 0 {} {}", super::SPARK_WIDTH, super::SPARK_HEIGHT)
+        );
+    }
 
     #[test]
     fn figure_lengths_are_counted_in_characters_within_the_formatters_bounds() {

@@ -95,16 +95,17 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
         WidgetValue::Log(log) => html! { <LogView log={log.clone()} /> },
         WidgetValue::Unknown => html! { <UnknownView /> },
     };
-    let title = widget
+    let title: AttrValue = widget
         .title
         .clone()
-        .unwrap_or_else(|| widget.id.to_string());
+        .unwrap_or_else(|| widget.id.to_string())
+        .into();
 
     html! {
         <article
             class={classes!(
                 "card",
-                format!("card--{kind}"),
+                kind_class(&widget.value),
                 size_classes(props.size),
                 alert_class(level),
                 fresh.stale.then_some("card--stale"),
@@ -168,13 +169,43 @@ pub fn kind_name(value: &WidgetValue) -> &'static str {
     value.kind().map_or("unknown", WidgetKind::as_str)
 }
 
-/// `card--w2` … `card--w4`, `card--h2` … `card--h4`: the grid spans (1 is the
-/// grid's default and needs no class).
+/// `card--number` …: the kind's class (static: a card renders it on every
+/// update).
+fn kind_class(value: &WidgetValue) -> &'static str {
+    match value.kind() {
+        Some(WidgetKind::Number) => "card--number",
+        Some(WidgetKind::Gauge) => "card--gauge",
+        Some(WidgetKind::Series) => "card--series",
+        Some(WidgetKind::List) => "card--list",
+        Some(WidgetKind::Status) => "card--status",
+        Some(WidgetKind::Text) => "card--text",
+        Some(WidgetKind::Log) => "card--log",
+        None => "card--unknown",
+    }
+}
+
+/// `card--w2` … `card--w12`, `card--h2` … `card--h8`: the grid spans (1 is
+/// the grid's default and needs no class; no stylesheet rule spans more:
+/// kiosk.css's go up to 12 columns and 8 rows).
 fn size_classes(Size(cols, rows): Size) -> Classes {
-    classes!(
-        (cols > 1).then(|| format!("card--w{cols}")),
-        (rows > 1).then(|| format!("card--h{rows}")),
-    )
+    const COLS: [&str; 11] = [
+        "card--w2",
+        "card--w3",
+        "card--w4",
+        "card--w5",
+        "card--w6",
+        "card--w7",
+        "card--w8",
+        "card--w9",
+        "card--w10",
+        "card--w11",
+        "card--w12",
+    ];
+    const ROWS: [&str; 7] = [
+        "card--h2", "card--h3", "card--h4", "card--h5", "card--h6", "card--h7", "card--h8",
+    ];
+    let span = |table: &[&'static str], n: u8| table.get(usize::from(n).checked_sub(2)?).copied();
+    classes!(span(&COLS, cols), span(&ROWS, rows))
 }
 
 /// A value in trouble outlines its whole card, so it is seen from across the room.
@@ -209,6 +240,20 @@ pub mod render_count {
 mod tests {
     use super::kind_name;
     use protocol::WidgetValue;
+
+    #[test]
+    fn spans_and_kinds_name_the_stylesheets_classes() {
+        use super::{kind_class, size_classes};
+        use protocol::Size;
+        let classes = |size| size_classes(size).to_string();
+        assert_eq!(classes(Size(1, 1)), "");
+        assert_eq!(classes(Size(2, 1)), "card--w2");
+        assert_eq!(classes(Size(12, 8)), "card--w12 card--h8");
+        assert_eq!(classes(Size(0, 3)), "card--h3");
+        let number: WidgetValue = serde_json::from_str(r#"{"kind":"number","value":1}"#).unwrap();
+        assert_eq!(kind_class(&number), "card--number");
+        assert_eq!(kind_class(&WidgetValue::Unknown), "card--unknown");
+    }
 
     #[test]
     fn kind_names_match_the_wire_format() {
