@@ -8,24 +8,18 @@
 // with every file it writes in a temp dir, and stock `http {}` defaults
 // (proxy buffering on) plus gzip, as a typical site has it.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { findBinary, freePort, onAFreePort, superviseUntilReady } from './helper-process.mjs';
 import { repoRoot } from './support.mjs';
 
 export const DEPLOY_CONF = resolve(repoRoot, 'deploy', 'nginx', 'pulseboard.conf');
 
 /** `nginx` on PATH, else Debian's /usr/sbin/nginx (often not on a non-root PATH). */
 export function nginxBinary() {
-  const onPath = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, 'nginx'))
-    .find((path) => existsSync(path));
-  const found = onPath ?? (existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined);
-  if (!found) throw new Error('nginx not found: run scripts/setup.sh');
-  return found;
+  return findBinary('nginx', ['/usr/sbin/nginx'], 'nginx not found: run scripts/setup.sh');
 }
 
 /** `text` with its one `from` replaced; throws if the shipped file no longer has exactly one. */
@@ -50,17 +44,6 @@ export function siteConfig({ upstreams, listen }) {
   return text;
 }
 
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 function accepts(port) {
   return new Promise((resolveTry) => {
     const socket = createConnection({ host: '127.0.0.1', port });
@@ -78,17 +61,7 @@ function accepts(port) {
  * `log()` is its error log (level info) for failure messages.
  */
 export async function startNginx({ upstreams, timeoutMs = 15_000 }) {
-  let lastLog = '';
-  // A free port can be taken between our probe and nginx's bind: try another.
-  for (let tries = 0; tries < 5; tries += 1) {
-    try {
-      return await startNginxOnce({ upstreams, timeoutMs });
-    } catch (error) {
-      if (!/Address already in use/.test(error.message)) throw error;
-      lastLog = error.message;
-    }
-  }
-  throw new Error(`nginx found no free port in 5 tries:\n${lastLog}`);
+  return onAFreePort('nginx', () => startNginxOnce({ upstreams, timeoutMs }));
 }
 
 async function startNginxOnce({ upstreams, timeoutMs }) {
@@ -137,43 +110,15 @@ http {
   };
   const log = () => `--- nginx log (${dir}) ---\n${read('output.log')}${read('error.log')}`;
 
-  let exited = false;
-  const exitedPromise = new Promise((resolveExit) => {
-    child.on('exit', () => {
-      exited = true;
-      resolveExit();
-    });
-    child.on('error', (error) => {
-      exited = true;
-      writeFileSync(join(dir, 'output.log'), `could not start nginx: ${error.message}\n`, { flag: 'a' });
-      resolveExit();
-    });
+  const stop = await superviseUntilReady({
+    name: 'nginx',
+    child,
+    dir,
+    log,
+    noteError: (error) => writeFileSync(join(dir, 'output.log'), `could not start nginx: ${error.message}\n`, { flag: 'a' }),
+    ready: () => accepts(port),
+    notReady: `does not accept connections on ${listen}`,
+    timeoutMs,
   });
-  const killOnExit = () => {
-    if (!exited) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('exit', killOnExit);
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (!exited) child.kill('SIGKILL');
-    await exitedPromise;
-    rmSync(dir, { recursive: true, force: true });
-  };
-
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exited) {
-      const text = log();
-      await stop();
-      throw new Error(`nginx exited at start\n${text}`);
-    }
-    if (await accepts(port)) return { url: `http://${listen}`, stop, log, config };
-    if (Date.now() > deadline) {
-      const text = log();
-      await stop();
-      throw new Error(`nginx does not accept connections on ${listen} after ${timeoutMs} ms\n${text}`);
-    }
-    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
-  }
+  return { url: `http://${listen}`, stop, log, config };
 }

@@ -4,33 +4,21 @@
 // scripts/setup.sh installs the binary (Debian's redis-server); its service
 // is not needed. The Rust twin of this is crates/server/tests/common/redis.rs.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { findBinary, freePort, onAFreePort, superviseUntilReady } from './helper-process.mjs';
+
+export { freePort };
 
 /** `redis-server` on PATH, else Debian's /usr/bin or /usr/sbin; throws (never skips) when missing. */
 export function redisBinary() {
-  const onPath = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter(Boolean)
-    .map((dir) => join(dir, 'redis-server'))
-    .find((path) => existsSync(path));
-  const found = onPath ?? ['/usr/bin/redis-server', '/usr/sbin/redis-server'].find((path) => existsSync(path));
-  if (!found) throw new Error('redis-server not found: run scripts/setup.sh (it installs Debian\'s redis-server)');
-  return found;
-}
-
-/** A free loopback port: bind port 0, read the port, let it go. */
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
+  return findBinary(
+    'redis-server',
+    ['/usr/bin/redis-server', '/usr/sbin/redis-server'],
+    'redis-server not found: run scripts/setup.sh (it installs Debian\'s redis-server)',
+  );
 }
 
 /** One RESP command (an array of bulk strings). */
@@ -83,17 +71,7 @@ export function redisCommand(port, args, timeoutMs = 2_000) {
  */
 export async function startRedis({ timeoutMs = 15_000 } = {}) {
   const bin = redisBinary();
-  let last = '';
-  // A free port can be taken between our probe and Redis's bind: try another.
-  for (let tries = 0; tries < 5; tries += 1) {
-    try {
-      return await startRedisOnce(bin, await freePort(), timeoutMs);
-    } catch (error) {
-      if (!/Address already in use/i.test(error.message)) throw error;
-      last = error.message;
-    }
-  }
-  throw new Error(`redis-server found no free port in 5 tries:\n${last}`);
+  return onAFreePort('redis-server', async () => startRedisOnce(bin, await freePort(), timeoutMs));
 }
 
 async function startRedisOnce(bin, port, timeoutMs) {
@@ -116,54 +94,22 @@ async function startRedisOnce(bin, port, timeoutMs) {
   child.stderr.on('data', keep);
   const log = () => `--- redis-server output (${bin} ${args.join(' ')}) ---\n${output}`;
 
-  let exited = false;
-  const exitedPromise = new Promise((resolveExit) => {
-    child.on('exit', () => {
-      exited = true;
-      resolveExit();
-    });
-    child.on('error', (error) => {
-      exited = true;
-      keep(`could not start ${bin}: ${error.message}\n`);
-      resolveExit();
-    });
+  const stop = await superviseUntilReady({
+    name: 'redis-server',
+    child,
+    dir,
+    log,
+    noteError: (error) => keep(`could not start ${bin}: ${error.message}\n`),
+    ready: async () => (await redisCommand(port, ['PING'], 1_000).catch(() => '')) === '+PONG\r\n',
+    notReady: `does not answer PING on 127.0.0.1:${port}`,
+    timeoutMs,
   });
-  // Backstop: never leave Redis running if the test process dies.
-  const killOnExit = () => {
-    if (!exited) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+  return {
+    url: `redis://127.0.0.1:${port}/`,
+    port,
+    pid: child.pid,
+    command: (commandArgs, commandTimeoutMs) => redisCommand(port, commandArgs, commandTimeoutMs),
+    stop,
+    log,
   };
-  process.on('exit', killOnExit);
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (!exited) child.kill('SIGKILL');
-    await exitedPromise;
-    rmSync(dir, { recursive: true, force: true });
-  };
-
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exited) {
-      const text = log();
-      await stop();
-      throw new Error(`redis-server exited at start\n${text}`);
-    }
-    const reply = await redisCommand(port, ['PING'], 1_000).catch(() => '');
-    if (reply === '+PONG\r\n') {
-      return {
-        url: `redis://127.0.0.1:${port}/`,
-        port,
-        pid: child.pid,
-        command: (commandArgs, commandTimeoutMs) => redisCommand(port, commandArgs, commandTimeoutMs),
-        stop,
-        log,
-      };
-    }
-    if (Date.now() > deadline) {
-      const text = log();
-      await stop();
-      throw new Error(`redis-server does not answer PING on 127.0.0.1:${port} after ${timeoutMs} ms\n${text}`);
-    }
-    await new Promise((resolveWait) => setTimeout(resolveWait, 50));
-  }
 }
