@@ -240,6 +240,12 @@ describe('edge content keeps every card in its box, readable', { timeout: 600_00
         const figure = await page.$eval(`${card(id)} [data-testid="widget-value"] .figure`, (el) => el.scrollWidth <= el.clientWidth + 0.5);
         assert.ok(figure, `${id}: the figure is not cut`);
       }
+      // Figures without thresholds are named by their exact value, their tooltip.
+      for (const id of ['edge.huge', 'edge.tiny']) {
+        const { name, tooltip } = await page.$eval(`${card(id)} [data-testid="widget-value"]`, (el) => ({ name: el.getAttribute('aria-label'), tooltip: el.title }));
+        assert.equal(name, null, `${id}: no aria-label to repeat the tooltip`);
+        assert.equal(await page.getByRole('img', { name: tooltip, exact: true }).count(), 1, `${id}: named "${tooltip}"`);
+      }
       assert.equal(await page.getByRole('img', { name: 'up 134.6 Q requests per second per node', exact: true }).count(), 1);
       assert.equal(await page.getByRole('img', { name: 'down 1.270e-7 seconds of drift per hour', exact: true }).count(), 1);
 

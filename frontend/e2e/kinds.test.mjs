@@ -270,6 +270,8 @@ describe('dashboards and widget kinds', { timeout: 240_000 }, () => {
       // A number's update replaces it whole: unit and thresholds come again.
       await publish(server.url, 'latency', { value: 95, unit: 'ms', thresholds: { warn: 70, critical: 90 } });
       await page.waitForSelector(`${card('latency')}[data-level="critical"]`, { timeout: DEADLINE_MS });
+      // Screen readers get the exact value and the level for the figure.
+      assert.equal(await page.getByRole('img', { name: '95 ms, critical', exact: true }).count(), 1);
       assert.match(await page.textContent(`${card('latency')} [data-testid="number-delta"]`), /▲\s*53/);
       // Rising towards `critical`: the arrow says it is bad news.
       await page.waitForSelector(`${card('latency')} [data-testid="number-delta"].delta--worse`, { timeout: DEADLINE_MS });

@@ -269,7 +269,6 @@ async function floorRun(browser, spa, { widgets, rate, kiosk }) {
           requestAnimationFrame(() => {
             cards.forEach(({ value, figure, path, delta }, i) => {
               figure.nodeValue = String(tick);
-              value.setAttribute('aria-label', `${tick}`);
               value.setAttribute('title', `${tick}`);
               // A path of the same length, another each tick.
               path.setAttribute('d', tick % 2 ? shapes[i].replace(/\d/, '9') : shapes[i]);

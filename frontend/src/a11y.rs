@@ -9,10 +9,11 @@ use crate::format::{self, Trend};
 use crate::level;
 
 /// A number's figure: its exact value and unit, then its level when its
-/// thresholds make it a warning or critical: `"95 ms, critical"`.
-pub fn number(number: &Number) -> String {
-    let exact = format::exact(number.value, number.unit.as_deref());
-    with_level(exact, level::of_number(number))
+/// thresholds make it a warning or critical: `"95 ms, critical"`. `None`
+/// when that is just `exact`, the figure's tooltip, which the view then
+/// shares rather than builds again (a figure renders on every update).
+pub fn number(number: &Number, exact: &str) -> Option<String> {
+    level_said(level::of_number(number)).map(|level| format!("{exact}, {level}"))
 }
 
 /// A change since the previous value: its direction in words and its size,
@@ -58,10 +59,17 @@ pub fn gauge(gauge: &Gauge) -> String {
 /// `said`, then the level when it is one to worry about (ok needs no word;
 /// unknown has none to give).
 fn with_level(said: String, level: Option<StatusLevel>) -> String {
-    match level {
-        Some(StatusLevel::Warn) => format!("{said}, warning"),
-        Some(StatusLevel::Critical) => format!("{said}, critical"),
-        _ => said,
+    match level_said(level) {
+        Some(level) => format!("{said}, {level}"),
+        None => said,
+    }
+}
+
+fn level_said(level: Option<StatusLevel>) -> Option<&'static str> {
+    match level? {
+        StatusLevel::Warn => Some("warning"),
+        StatusLevel::Critical => Some("critical"),
+        StatusLevel::Ok | StatusLevel::Unknown => None,
     }
 }
 
@@ -120,6 +128,11 @@ mod tests {
 
     #[test]
     fn a_number_says_its_level_only_with_thresholds() {
+        // What the figure is named: the name, else its tooltip (the exact value).
+        let number = |number: &Number| {
+            let exact = format::exact(number.value, number.unit.as_deref());
+            super::number(number, &exact).unwrap_or(exact)
+        };
         let mut latency = Number {
             value: 95.0,
             unit: Some("ms".to_owned()),

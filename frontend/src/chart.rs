@@ -18,6 +18,27 @@ fn push_point(path: &mut String, cmd: char, x: f64, y: f64) {
     push_tenths(path, y);
 }
 
+/// A path command and its point in whole units (`L123 -5`): for a drawing
+/// box ten times the size its shape needs, which then has the precision of
+/// tenths in fewer characters, for less work (a sparkline is rebuilt on
+/// every update of its number).
+fn push_whole_point(path: &mut String, cmd: char, x: f64, y: f64) {
+    path.push(cmd);
+    push_whole(path, x);
+    path.push(' ');
+    push_whole(path, y);
+}
+
+/// `value` rounded to a whole number (`12`, `-5`, `0`).
+fn push_whole(out: &mut String, value: f64) {
+    let whole = value.round();
+    if !whole.is_finite() || whole.abs() >= 1e15 {
+        let _ = write!(out, "{value:.0}");
+        return;
+    }
+    out.push_str(itoa::Buffer::new().format(whole as i64));
+}
+
 /// `value` rounded to one decimal (`12.3`, `-0.5`, `0.0`).
 fn push_tenths(out: &mut String, value: f64) {
     let tenths = (value * 10.0).round();
@@ -106,7 +127,8 @@ pub fn threshold_zones(thresholds: &Thresholds, min: f64, max: f64) -> Vec<Zone>
 
 /// A number's recent values as a small line (no axes: only the shape
 /// matters), spread over `width` by time and over the full `height` between
-/// their lowest and highest. `None` for fewer than two points: no shape yet.
+/// their lowest and highest, in whole units. `None` for fewer than two
+/// points: no shape yet.
 pub fn sparkline(points: &[Point], width: f64, height: f64) -> Option<String> {
     let finite: Vec<&Point> = points.iter().filter(|p| p.1.is_finite()).collect();
     if finite.len() < 2 {
@@ -116,7 +138,7 @@ pub fn sparkline(points: &[Point], width: f64, height: f64) -> Option<String> {
     let low = finite.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let high = finite.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     let last = (finite.len() - 1) as f64;
-    let mut path = String::with_capacity(finite.len() * 12);
+    let mut path = String::with_capacity(finite.len() * 10);
     for (i, point) in finite.iter().enumerate() {
         // By time, so a gap in the updates shows as a long segment; by index
         // when the times do not advance (several values in one millisecond).
@@ -131,7 +153,7 @@ pub fn sparkline(points: &[Point], width: f64, height: f64) -> Option<String> {
         } else {
             height / 2.0
         };
-        push_point(&mut path, if i == 0 { 'M' } else { 'L' }, x, y);
+        push_whole_point(&mut path, if i == 0 { 'M' } else { 'L' }, x, y);
     }
     Some(path)
 }
@@ -494,6 +516,9 @@ mod tests {
         let mut path = String::new();
         push_tenths(&mut path, f64::INFINITY);
         assert_eq!(path, "inf");
+        let mut path = String::new();
+        push_whole_point(&mut path, 'L', 12.5, -4.6);
+        assert_eq!(path, "L13 -5");
     }
 
     #[test]
@@ -501,13 +526,13 @@ mod tests {
         let points = [Point(0, 10.0), Point(500, 30.0), Point(1_000, 20.0)];
         assert_eq!(
             sparkline(&points, 100.0, 20.0).as_deref(),
-            Some("M0.0 20.0L50.0 0.0L100.0 10.0")
+            Some("M0 20L50 0L100 10")
         );
         // Flat data sits in the middle; equal times spread by index.
         let flat = [Point(7, 5.0), Point(7, 5.0), Point(7, 5.0)];
         assert_eq!(
             sparkline(&flat, 100.0, 20.0).as_deref(),
-            Some("M0.0 10.0L50.0 10.0L100.0 10.0")
+            Some("M0 10L50 10L100 10")
         );
         assert_eq!(sparkline(&[Point(0, 1.0)], 100.0, 20.0), None);
         assert_eq!(

@@ -3,11 +3,13 @@ use yew::prelude::*;
 
 use crate::{a11y, chart, format, level};
 
-/// The sparkline's drawing box; the SVG stretches to the card's width.
-const SPARK_WIDTH: f64 = 200.0;
-const SPARK_HEIGHT: f64 = 40.0;
+/// The sparkline's drawing box; the SVG stretches to the card's width. Ten
+/// times the 200 x 40 its shape needs: drawn in whole units (see
+/// [`chart::sparkline`]), it keeps tenths' precision.
+const SPARK_WIDTH: f64 = 2000.0;
+const SPARK_HEIGHT: f64 = 400.0;
 /// Its `viewBox`, "0 0 SPARK_WIDTH SPARK_HEIGHT" (a test keeps them equal).
-const SPARK_VIEW_BOX: &str = "0 0 200 40";
+const SPARK_VIEW_BOX: &str = "0 0 2000 400";
 
 /// A big figure (coloured by its thresholds, if it has any), an arrow and the
 /// change since the previous value (red when it heads towards `critical`,
@@ -31,10 +33,14 @@ pub fn number_view(number: &Number) -> Html {
     let (figure, free_unit) =
         format::value_parts_against(number.value, unit, number.thresholds.as_ref());
     let exact = format::exact(number.value, unit);
+    // Without a level to add, the figure is named by its tooltip (`title`
+    // names an element that has no `aria-label`): one attribute for the
+    // browser to change on every update, not two equal ones.
+    let name = a11y::number(number, &exact);
     let delta = number
         .previous
         .and_then(|previous| format::delta(number.value, previous, unit));
-    let level = level::of_number(number).map(level::css_class);
+    let level = level::of_number(number);
     // With thresholds, the arrow says whether the change is good news.
     let worse = number
         .previous
@@ -49,18 +55,19 @@ pub fn number_view(number: &Number) -> Html {
     let spark = chart::sparkline(&number.recent, SPARK_WIDTH, SPARK_HEIGHT);
     html! {
         <div class="number">
-            // `role="img"` so that screen readers take the exact value and
-            // level (`aria-label`) for the rounded figure.
-            <div class={classes!("big-value", level)} data-testid="widget-value"
-                data-chars={figure_length(&figure)}
-                role="img" aria-label={a11y::number(number)} title={exact}>
+            // `role="img"` so that screen readers take the exact value (and
+            // level) for the rounded figure.
+            <div class={classes!("big-value", level.map(level::css_class))}
+                data-testid="widget-value" data-chars={figure_length(&figure)}
+                role="img" aria-label={name} title={exact}>
                 <span class="figure">{ figure }</span>
                 if let Some(unit) = free_unit {
                     { " " }<span class="unit" dir="auto">{ unit }</span>
                 }
             </div>
             if let Some((trend, change)) = delta {
-                <div class={classes!("delta", trend.css_class(), judged)} data-testid="number-delta"
+                <div class={classes!("delta", trend.css_class(), judged)}
+                    data-testid="number-delta"
                     role="img" aria-label={a11y::change(trend, &change, worse)}>
                     <span class="delta-arrow">{ trend.arrow() }</span>
                     { change }

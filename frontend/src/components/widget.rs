@@ -95,6 +95,26 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
         WidgetValue::Log(log) => html! { <LogView log={log.clone()} /> },
         WidgetValue::Unknown => html! { <UnknownView /> },
     };
+    // Built again only when one of them changes, not for every new value:
+    // `classes!` hashes each name into a set.
+    let class = use_memo(
+        (
+            kind_class(&widget.value),
+            props.size,
+            alert_class(level),
+            fresh.stale,
+        ),
+        |&(kind, size, alert, stale)| {
+            classes!(
+                "card",
+                kind,
+                width_class(size),
+                height_class(size),
+                alert,
+                stale.then_some("card--stale"),
+            )
+        },
+    );
     let title: AttrValue = widget
         .title
         .clone()
@@ -103,13 +123,7 @@ pub fn WidgetCard(props: &WidgetCardProps) -> Html {
 
     html! {
         <article
-            class={classes!(
-                "card",
-                kind_class(&widget.value),
-                size_classes(props.size),
-                alert_class(level),
-                fresh.stale.then_some("card--stale"),
-            )}
+            class={(*class).clone()}
             data-widget-id={widget.id.to_string()}
             data-kind={kind}
             data-stale={fresh.stale.then_some("true")}
@@ -149,7 +163,7 @@ pub fn WaitingCard(props: &WaitingCardProps) -> Html {
     let title = spec.title.clone().unwrap_or_else(|| spec.id.to_string());
     html! {
         <article
-            class={classes!("card", "card--waiting", size_classes(props.size))}
+            class={classes!("card", "card--waiting", width_class(props.size), height_class(props.size))}
             data-widget-id={spec.id.to_string()}
             data-kind={spec.kind.map(WidgetKind::as_str)}
             data-empty="true"
@@ -184,10 +198,10 @@ fn kind_class(value: &WidgetValue) -> &'static str {
     }
 }
 
-/// `card--w2` … `card--w12`, `card--h2` … `card--h8`: the grid spans (1 is
-/// the grid's default and needs no class; no stylesheet rule spans more:
-/// kiosk.css's go up to 12 columns and 8 rows).
-fn size_classes(Size(cols, rows): Size) -> Classes {
+/// `card--w2` … `card--w12`: the grid columns it spans (1 is the grid's
+/// default and needs no class; no stylesheet rule spans more: kiosk.css's go
+/// up to 12 columns).
+fn width_class(Size(cols, _): Size) -> Option<&'static str> {
     const COLS: [&str; 11] = [
         "card--w2",
         "card--w3",
@@ -201,11 +215,16 @@ fn size_classes(Size(cols, rows): Size) -> Classes {
         "card--w11",
         "card--w12",
     ];
+    COLS.get(usize::from(cols).checked_sub(2)?).copied()
+}
+
+/// `card--h2` … `card--h8`: the grid rows it spans (as [`width_class`]; up to
+/// 8 rows).
+fn height_class(Size(_, rows): Size) -> Option<&'static str> {
     const ROWS: [&str; 7] = [
         "card--h2", "card--h3", "card--h4", "card--h5", "card--h6", "card--h7", "card--h8",
     ];
-    let span = |table: &[&'static str], n: u8| table.get(usize::from(n).checked_sub(2)?).copied();
-    classes!(span(&COLS, cols), span(&ROWS, rows))
+    ROWS.get(usize::from(rows).checked_sub(2)?).copied()
 }
 
 /// A value in trouble outlines its whole card, so it is seen from across the room.
@@ -243,13 +262,14 @@ mod tests {
 
     #[test]
     fn spans_and_kinds_name_the_stylesheets_classes() {
-        use super::{kind_class, size_classes};
+        use super::{height_class, kind_class, width_class};
         use protocol::Size;
-        let classes = |size| size_classes(size).to_string();
-        assert_eq!(classes(Size(1, 1)), "");
-        assert_eq!(classes(Size(2, 1)), "card--w2");
-        assert_eq!(classes(Size(12, 8)), "card--w12 card--h8");
-        assert_eq!(classes(Size(0, 3)), "card--h3");
+        let classes = |size| (width_class(size), height_class(size));
+        assert_eq!(classes(Size(1, 1)), (None, None));
+        assert_eq!(classes(Size(2, 1)), (Some("card--w2"), None));
+        assert_eq!(classes(Size(12, 8)), (Some("card--w12"), Some("card--h8")));
+        assert_eq!(classes(Size(0, 3)), (None, Some("card--h3")));
+        assert_eq!(classes(Size(13, 9)), (None, None));
         let number: WidgetValue = serde_json::from_str(r#"{"kind":"number","value":1}"#).unwrap();
         assert_eq!(kind_class(&number), "card--number");
         assert_eq!(kind_class(&WidgetValue::Unknown), "card--unknown");
