@@ -336,7 +336,12 @@ export async function waitUntil(condition, what, timeoutMs, everyMs = 100) {
 // receives, whichever EventSource it came on (`source` is its index, `url`
 // its URL): name, SSE id, epoch (init/reset), the widget an update is for,
 // and the log lines it carries (an update's appended lines, or the log in a
-// snapshot). For `context.addInitScript`; read `window.__streamEvents`.
+// snapshot). An `updates` event (the SPA's stream groups the updates that
+// are ready together) is recorded as its updates, each an `update` entry
+// (`grouped: true`): the last with the event's id, the others with the ids
+// before it, which they had (the tests that read ids stream every widget,
+// so a group's updates are consecutive events). For
+// `context.addInitScript`; read `window.__streamEvents`.
 export function recordStreamEvents() {
   const Native = window.EventSource;
   const log = [];
@@ -347,6 +352,17 @@ export function recordStreamEvents() {
       super(url, init);
       const source = sources;
       sources += 1;
+      this.addEventListener('updates', (event) => {
+        const cut = event.lastEventId.lastIndexOf('-');
+        const [epoch, last] = [event.lastEventId.slice(0, cut), Number(event.lastEventId.slice(cut + 1))];
+        const updates = JSON.parse(event.data);
+        updates.forEach((data, i) => {
+          const entry = { type: 'update', grouped: true, id: `${epoch}-${last - (updates.length - 1 - i)}`, source, url: String(url), at: Date.now() };
+          entry.widget = data.id;
+          if (data.value?.kind === 'log') entry.lines = data.value.lines.map((line) => line.text);
+          log.push(entry);
+        });
+      });
       for (const type of ['init', 'reset', 'update', 'remove', 'shutdown']) {
         this.addEventListener(type, (event) => {
           const entry = { type, id: event.lastEventId, source, url: String(url), at: Date.now() };

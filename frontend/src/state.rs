@@ -114,6 +114,18 @@ impl ViewState {
                 }
                 new
             }
+            // Its id is its last update's: the server never splits what a
+            // viewer already has from what it has not (a resume replays
+            // after the last id the viewer has), so it is new as a whole.
+            ServerEvent::Updates(updates) => {
+                let new = self.mark_applied(id);
+                if new {
+                    updates
+                        .into_iter()
+                        .for_each(|update| self.widgets.apply(update));
+                }
+                new
+            }
             ServerEvent::Remove(remove) => self.mark_applied(id) && self.widgets.remove(&remove.id),
             ServerEvent::Heartbeat(_) | ServerEvent::Shutdown(_) => false,
         }
@@ -297,6 +309,43 @@ mod tests {
             value_of(&state, "cpu"),
             series(&[(1, 1.0), (2, 2.0), (3, 3.0)])
         );
+    }
+
+    #[test]
+    fn grouped_updates_apply_in_order_once() {
+        let mut state = with(vec![widget("cpu", series(&[(1, 1.0)]), 1)]);
+        let group = ServerEvent::Updates(vec![
+            Update {
+                id: id("cpu"),
+                title: None,
+                value: series(&[(2, 2.0)]),
+                at: 2,
+                expect_every: None,
+            },
+            Update {
+                id: id("b"),
+                title: None,
+                value: number(7.0),
+                at: 2,
+                expect_every: None,
+            },
+            Update {
+                id: id("cpu"),
+                title: None,
+                value: series(&[(3, 3.0)]),
+                at: 3,
+                expect_every: None,
+            },
+        ]);
+        assert!(state.apply(group.clone(), Some(eid("ep1", 13))));
+        assert_eq!(ids(&state), ["cpu", "b"]);
+        assert_eq!(figure_of(&state, "b"), 7.0);
+        let expected = series(&[(1, 1.0), (2, 2.0), (3, 3.0)]);
+        assert_eq!(value_of(&state, "cpu"), expected);
+        assert_eq!(state.last_event_id, Some(eid("ep1", 13)));
+        // Replayed (its id is not newer): not applied again.
+        assert!(!state.apply(group, Some(eid("ep1", 13))));
+        assert_eq!(value_of(&state, "cpu"), expected);
     }
 
     #[test]

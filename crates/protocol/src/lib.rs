@@ -35,6 +35,11 @@ pub enum ServerEvent {
     Init(Init),
     /// One widget changed.
     Update(Update),
+    /// Several consecutive updates that were ready together, in order, as
+    /// one event whose id is the last one's: sent only on streams that ask
+    /// for it (`?grouped`), so that a viewer of a big dashboard handles one
+    /// event per publish, not one per widget.
+    Updates(Vec<Update>),
     /// One widget was deleted.
     Remove(Remove),
     /// The viewer's state cannot be patched (replay impossible, or it lagged):
@@ -172,8 +177,15 @@ pub enum DecodeError {
 
 impl ServerEvent {
     /// Every event name, in declaration order; the SPA listens for each of them.
-    pub const NAMES: [&'static str; 6] =
-        ["init", "update", "remove", "reset", "heartbeat", "shutdown"];
+    pub const NAMES: [&'static str; 7] = [
+        "init",
+        "update",
+        "remove",
+        "reset",
+        "heartbeat",
+        "shutdown",
+        "updates",
+    ];
 
     /// The SSE `event:` field for this event. These names are part of the
     /// protocol and never change.
@@ -181,6 +193,7 @@ impl ServerEvent {
         match self {
             ServerEvent::Init(_) => "init",
             ServerEvent::Update(_) => "update",
+            ServerEvent::Updates(_) => "updates",
             ServerEvent::Remove(_) => "remove",
             ServerEvent::Reset(_) => "reset",
             ServerEvent::Heartbeat(_) => "heartbeat",
@@ -194,6 +207,7 @@ impl ServerEvent {
         let data = match self {
             ServerEvent::Init(p) => serde_json::to_string(p),
             ServerEvent::Update(p) => serde_json::to_string(p),
+            ServerEvent::Updates(p) => serde_json::to_string(p),
             ServerEvent::Remove(p) => serde_json::to_string(p),
             ServerEvent::Reset(p) => serde_json::to_string(p),
             ServerEvent::Heartbeat(p) => serde_json::to_string(p),
@@ -217,6 +231,7 @@ impl ServerEvent {
         Ok(match name {
             "init" => ServerEvent::Init(parse("init", data)?),
             "update" => ServerEvent::Update(parse("update", data)?),
+            "updates" => ServerEvent::Updates(parse("updates", data)?),
             "remove" => ServerEvent::Remove(parse("remove", data)?),
             "reset" => ServerEvent::Reset(parse("reset", data)?),
             "heartbeat" => ServerEvent::Heartbeat(parse("heartbeat", data)?),

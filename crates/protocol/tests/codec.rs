@@ -147,15 +147,18 @@ fn every_event() -> Vec<ServerEvent> {
             reconnect_after_ms: 500,
         }),
     ];
-    for value in every_value() {
-        events.push(ServerEvent::Update(Update {
+    let updates: Vec<Update> = every_value()
+        .into_iter()
+        .map(|value| Update {
             id: id("w-1"),
             title: Some("W".into()),
             value,
             at: 5,
             expect_every: Some(30),
-        }));
-    }
+        })
+        .collect();
+    events.extend(updates.iter().cloned().map(ServerEvent::Update));
+    events.push(ServerEvent::Updates(updates));
     events
 }
 
@@ -172,13 +175,19 @@ fn every_variant_round_trips_through_encode_and_decode() {
 #[test]
 fn event_names_are_stable() {
     let names: Vec<&str> = every_event().iter().map(ServerEvent::name).collect();
-    for expected in ["init", "update", "remove", "reset", "heartbeat", "shutdown"] {
+    let stable = [
+        "init",
+        "update",
+        "remove",
+        "reset",
+        "heartbeat",
+        "shutdown",
+        "updates",
+    ];
+    for expected in stable {
         assert!(names.contains(&expected), "{expected} missing");
     }
-    assert_eq!(
-        ServerEvent::NAMES,
-        ["init", "update", "remove", "reset", "heartbeat", "shutdown"]
-    );
+    assert_eq!(ServerEvent::NAMES, stable);
 }
 
 #[test]

@@ -24,6 +24,9 @@ pub struct Frame {
 pub enum EventName {
     Init,
     Update,
+    /// Consecutive updates sent as one event (a grouped stream's, see
+    /// `routes::events`); never a frame of its own.
+    Updates,
     Remove,
     Reset,
     Heartbeat,
@@ -39,6 +42,7 @@ impl EventName {
         match self {
             EventName::Init => "init",
             EventName::Update => "update",
+            EventName::Updates => "updates",
             EventName::Remove => "remove",
             EventName::Reset => "reset",
             EventName::Heartbeat => "heartbeat",
@@ -60,6 +64,7 @@ impl EventName {
         match event {
             ServerEvent::Init(_) => EventName::Init,
             ServerEvent::Update(_) => EventName::Update,
+            ServerEvent::Updates(_) => EventName::Updates,
             ServerEvent::Remove(_) => EventName::Remove,
             ServerEvent::Reset(_) => EventName::Reset,
             ServerEvent::Heartbeat(_) => EventName::Heartbeat,

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{decode, number_update, spawn, test_config, SOON};
+use common::{decode, number_update, spawn, test_config, SseClient, SOON};
 use protocol::{EventId, ServerEvent, WidgetValue, PROTOCOL_VERSION};
 
 #[actix_web::test]
@@ -198,4 +198,118 @@ async fn shutdown_tells_every_stream_then_stops() {
         .expect("server stops promptly")
         .unwrap()
         .unwrap();
+}
+
+#[actix_web::test]
+async fn a_grouped_stream_gets_a_batch_in_few_events_with_the_same_ids_and_order() {
+    let mut config = test_config();
+    config.publish_tokens = vec![common::process::TOKEN.to_owned()];
+    let server = spawn(config).await;
+    let grouped_url = format!("{}?grouped=1", server.events_url());
+    let mut grouped = SseClient::connect(&grouped_url).await;
+    grouped.next_named("init").await;
+    let mut plain = server.connect().await;
+    plain.next_named("init").await;
+
+    let items: Vec<serde_json::Value> = (0..100)
+        .map(|i| serde_json::json!({"id": format!("g{i:03}"), "value": i}))
+        .collect();
+    let (status, answer) = server.batch(serde_json::Value::Array(items)).await;
+    assert_eq!(status, 200, "{answer}");
+
+    // Streams that do not ask get one `update` per widget, as always.
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        let event = plain.next_change().await;
+        assert_eq!(event.event, "update");
+        let ServerEvent::Update(update) = decode(&event) else {
+            unreachable!("an update event decodes as one")
+        };
+        assert_eq!(update.id.as_str(), format!("g{i:03}"));
+        ids.push(event.id);
+    }
+
+    // The grouped stream: the same updates, in the same order, in fewer
+    // events, each with the id of the last update it carries.
+    let mut seen = Vec::new();
+    let mut events = 0;
+    while seen.len() < 100 {
+        let event = grouped.next_change().await;
+        events += 1;
+        match decode(&event) {
+            ServerEvent::Updates(updates) => {
+                assert_eq!(event.event, "updates");
+                assert!(updates.len() > 1, "a lone update goes out as `update`");
+                seen.extend(updates);
+            }
+            ServerEvent::Update(update) => seen.push(update),
+            other => panic!("not an update: {other:?}"),
+        }
+        assert_eq!(event.id, ids[seen.len() - 1], "the id of its last update");
+    }
+    let widgets: Vec<String> = seen.iter().map(|u| u.id.to_string()).collect();
+    let expected: Vec<String> = (0..100).map(|i| format!("g{i:03}")).collect();
+    assert_eq!(widgets, expected);
+    assert!(
+        events < 100,
+        "100 updates published together came in {events} events"
+    );
+
+    // Resuming a grouped stream in the middle replays the rest, grouped.
+    let mut resumed = SseClient::open(&grouped_url, Some(&ids[49]), None).await;
+    let event = resumed.next_change().await;
+    let ServerEvent::Updates(updates) = decode(&event) else {
+        panic!(
+            "the replay of 50 updates is not one `updates` event: {}",
+            event.event
+        )
+    };
+    assert_eq!(updates.len(), 50);
+    assert_eq!(updates[0].id.as_str(), "g050");
+    assert_eq!(event.id, ids[99]);
+}
+
+#[actix_web::test]
+async fn a_grouped_replay_keeps_removes_in_place_and_its_filter() {
+    let mut config = test_config();
+    config.publish_tokens = vec![common::process::TOKEN.to_owned()];
+    let server = spawn(config).await;
+    let start = server.published("a", serde_json::json!({"value": 0})).await;
+    for (widget, value) in [("a", 1), ("other", 1), ("b", 1), ("a", 2)] {
+        server
+            .published(widget, serde_json::json!({ "value": value }))
+            .await;
+    }
+    let (status, answer) = server
+        .delete_widget("b", Some(common::process::TOKEN))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let last = server.published("a", serde_json::json!({"value": 3})).await;
+    server
+        .published("other", serde_json::json!({"value": 2}))
+        .await;
+
+    // All of it is in the replay, ready at once: the updates before the
+    // remove are one event, the remove comes in its place, and the widget
+    // the stream does not carry is in neither.
+    let url = format!("{}?grouped&topics=a,b", server.events_url());
+    let mut viewer = SseClient::open(&url, Some(&start), None).await;
+    let first = viewer.next_change().await;
+    let ServerEvent::Updates(updates) = decode(&first) else {
+        panic!("not one `updates` event: {} {}", first.event, first.data)
+    };
+    let got: Vec<(String, String)> = updates
+        .iter()
+        .map(|u| (u.id.to_string(), serde_json::to_string(&u.value).unwrap()))
+        .collect();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(
+        got.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["a", "b", "a"]
+    );
+    let remove = viewer.next_change().await;
+    assert_eq!(remove.event, "remove");
+    let after = viewer.next_change().await;
+    assert_eq!(after.event, "update", "a lone update after the remove");
+    assert_eq!(after.id, last);
 }

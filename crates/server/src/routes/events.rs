@@ -62,7 +62,14 @@ struct StreamQuery {
     /// The SPA build the viewer runs: one other than the build served
     /// resumes with a `reset` (which names the build) instead of a replay.
     build: Option<String>,
+    /// Present (any value): consecutive updates that are ready together go
+    /// out as one `updates` event (see [`group_updates`]).
+    grouped: Option<String>,
 }
+
+/// The most updates one `updates` event carries: a batch of a few thousand
+/// goes out in a few events, each a bounded piece of memory.
+const MAX_GROUP: usize = 512;
 
 /// What the query narrows the stream to.
 fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
@@ -108,6 +115,7 @@ fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
         ("playlist" = Option<String>, Query, description = "only the widgets of this playlist's dashboards"),
         ("build" = Option<String>, Query, description = "the SPA build the viewer runs: another than the one served resumes with a `reset`"),
         ("last_event_id" = Option<String>, Query, description = "resume after this event (the `Last-Event-ID` header wins)"),
+        ("grouped" = Option<String>, Query, description = "present: consecutive updates that are ready together come as one `updates` event (a JSON array, with the last one's id)"),
     ),
     responses(
         (status = 200, description = "an endless `text/event-stream`", content_type = "text/event-stream", body = String),
@@ -187,6 +195,7 @@ async fn open_stream(
         hub.get_ref().clone(),
         subscription,
         filter,
+        query.grouped.is_some(),
         deadline,
         session,
         slot,
@@ -262,6 +271,7 @@ fn subscriber_events(
     hub: Hub,
     subscription: Subscription,
     filter: Filter,
+    grouped: bool,
     deadline: Option<Instant>,
     session: Option<SessionWatch>,
     slot: StreamSlot,
@@ -275,6 +285,7 @@ fn subscriber_events(
         hub,
         backlog: subscription.backlog,
         receiver: subscription.receiver,
+        held: None,
         filter,
         deadline,
         session,
@@ -282,8 +293,13 @@ fn subscriber_events(
         uncounted: 0,
         _slot: slot,
     };
-    stream::unfold(state, |mut state| async move {
+    stream::unfold(state, move |mut state| async move {
         let event = state.next_event().await?;
+        if grouped && event.name == EventName::Update {
+            let group = state.ready_updates(event);
+            state.uncounted += group.len() as u64;
+            return Some((Ok(group_updates(&group)), state));
+        }
         state.uncounted += 1;
         Some((Ok(to_sse(&event)), state))
     })
@@ -294,6 +310,8 @@ struct Subscriber {
     /// Sent before reading the receiver again.
     backlog: std::vec::IntoIter<Arc<Frame>>,
     receiver: broadcast::Receiver<Arc<Frame>>,
+    /// What was read while gathering updates but is not one: sent next.
+    held: Option<Result<Arc<Frame>, RecvError>>,
     /// The widgets this stream carries.
     filter: Filter,
     /// When the stream should end (`--max-stream-age`, or when its session
@@ -325,26 +343,69 @@ impl Subscriber {
         }
     }
 
+    /// `first`, then the updates for this stream that are ready right after
+    /// it (in its backlog or its receiver), up to [`MAX_GROUP`]. Whatever
+    /// else is read is held, and sent next. The deadline and the session are
+    /// checked at the next event that is waited for, not for each of these.
+    fn ready_updates(&mut self, first: Arc<Frame>) -> Vec<Arc<Frame>> {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            let next = match self.next_from_backlog() {
+                Some(event) => Ok(event),
+                None => match self.receiver.try_recv() {
+                    Ok(event) => Ok(event),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                },
+            };
+            match next {
+                Ok(event) if event.name == EventName::Update => {
+                    if self.hub.admits(&self.filter, &event) {
+                        group.push(event);
+                    }
+                }
+                other => {
+                    self.held = Some(other);
+                    break;
+                }
+            }
+        }
+        group
+    }
+
+    fn next_from_backlog(&mut self) -> Option<Arc<Frame>> {
+        let event = self.backlog.next()?;
+        if self.backlog.len() == 0 {
+            // Free the drained buffer: a replay can leave a big one behind.
+            self.backlog = Vec::new().into_iter();
+        }
+        Some(event)
+    }
+
     /// The next event for anyone.
     async fn next_any(&mut self) -> Option<Arc<Frame>> {
         if self.finished {
             return None;
         }
-        if let Some(event) = self.backlog.next() {
-            if self.backlog.len() == 0 {
-                // Free the drained buffer: a replay can leave a big one behind.
-                self.backlog = Vec::new().into_iter();
+        // Held back while gathering updates: it came before the rest.
+        let held = self.held.take();
+        if held.is_none() {
+            if let Some(event) = self.next_from_backlog() {
+                return Some(event);
             }
-            return Some(event);
         }
-        let next = match self.receiver.try_recv() {
-            Ok(event) => Ok(event),
-            Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
-            Err(TryRecvError::Closed) => Err(RecvError::Closed),
-            Err(TryRecvError::Empty) => {
-                self.count_deliveries();
-                self.receiver.recv().await
-            }
+        let next = match held {
+            Some(held) => held,
+            None => match self.receiver.try_recv() {
+                Ok(event) => Ok(event),
+                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => {
+                    self.count_deliveries();
+                    self.receiver.recv().await
+                }
+            },
         };
         match next {
             Ok(event) if event.name == EventName::Shutdown => {
@@ -421,6 +482,31 @@ impl Drop for Subscriber {
         self.hub.metrics().open_streams.dec();
         tracing::debug!(after = ?self.opened.elapsed(), "stream closed");
     }
+}
+
+/// Updates as one `updates` event: their JSON, already encoded, in an array,
+/// with the last one's id (a viewer that resumes from it has them all). A
+/// lone update goes out as it is. One event instead of one per widget: a
+/// browser dispatches, and the SPA decodes, each event on its own, which was
+/// a third of what a 200-widget batch cost a viewer's page.
+fn group_updates(group: &[Arc<Frame>]) -> sse::Event {
+    if let [update] = group {
+        return to_sse(update);
+    }
+    let mut json = String::with_capacity(group.iter().map(|u| u.data.len() + 1).sum::<usize>() + 1);
+    json.push('[');
+    for (i, update) in group.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&update.data);
+    }
+    json.push(']');
+    let mut data = sse::Data::new(json).event(EventName::Updates.as_str());
+    if let Some(id) = group.last().and_then(|update| update.id.clone()) {
+        data.set_id(id);
+    }
+    sse::Event::Data(data)
 }
 
 fn to_sse(event: &Frame) -> sse::Event {
