@@ -267,6 +267,26 @@ async fn a_grouped_stream_gets_a_batch_in_few_events_with_the_same_ids_and_order
     assert_eq!(updates.len(), 50);
     assert_eq!(updates[0].id.as_str(), "g050");
     assert_eq!(event.id, ids[99]);
+
+    // A group is a bounded piece of memory: 300 updates of about 160 bytes
+    // come in several events of at most 16 KiB each.
+    let text = "x".repeat(100);
+    let items: Vec<serde_json::Value> = (0..300)
+        .map(|i| serde_json::json!({"id": format!("t{i:03}"), "kind": "text", "text": text}))
+        .collect();
+    let (status, answer) = server.batch(serde_json::Value::Array(items)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (mut texts, mut events) = (0, 0);
+    while texts < 300 {
+        let event = grouped.next_change().await;
+        assert!(event.data.len() <= 16 * 1024, "{} bytes", event.data.len());
+        texts += match decode(&event) {
+            ServerEvent::Updates(updates) => updates.len(),
+            _ => 1,
+        };
+        events += 1;
+    }
+    assert!(events >= 3, "48 KiB of updates in {events} events");
 }
 
 #[actix_web::test]

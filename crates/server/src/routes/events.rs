@@ -67,9 +67,12 @@ struct StreamQuery {
     grouped: Option<String>,
 }
 
-/// The most updates one `updates` event carries: a batch of a few thousand
-/// goes out in a few events, each a bounded piece of memory.
-const MAX_GROUP: usize = 512;
+/// The most JSON one `updates` event gathers (a single bigger update goes
+/// out alone). Each grouped stream builds its own copy of the group, where
+/// a lone event is shared by every stream, and a slow viewer holds it until
+/// it has read it: bounded like this, ten thousand such viewers hold at most
+/// 160 MiB, and a batch of 200 numbers (about 20 KiB) is two events.
+const MAX_GROUP_BYTES: usize = 16 * 1024;
 
 /// What the query narrows the stream to.
 fn filter(hub: &Hub, query: &StreamQuery) -> Result<Filter, ApiError> {
@@ -344,12 +347,14 @@ impl Subscriber {
     }
 
     /// `first`, then the updates for this stream that are ready right after
-    /// it (in its backlog or its receiver), up to [`MAX_GROUP`]. Whatever
-    /// else is read is held, and sent next. The deadline and the session are
-    /// checked at the next event that is waited for, not for each of these.
+    /// it (in its backlog or its receiver), up to [`MAX_GROUP_BYTES`].
+    /// Whatever else is read is held, and sent next. The deadline and the
+    /// session are checked at the next event that is waited for, not for
+    /// each of these.
     fn ready_updates(&mut self, first: Arc<Frame>) -> Vec<Arc<Frame>> {
+        let mut bytes = first.data.len();
         let mut group = vec![first];
-        while group.len() < MAX_GROUP {
+        loop {
             let next = match self.next_from_backlog() {
                 Some(event) => Ok(event),
                 None => match self.receiver.try_recv() {
@@ -361,9 +366,15 @@ impl Subscriber {
             };
             match next {
                 Ok(event) if event.name == EventName::Update => {
-                    if self.hub.admits(&self.filter, &event) {
-                        group.push(event);
+                    if !self.hub.admits(&self.filter, &event) {
+                        continue;
                     }
+                    bytes += event.data.len() + 1;
+                    if bytes > MAX_GROUP_BYTES {
+                        self.held = Some(Ok(event));
+                        break;
+                    }
+                    group.push(event);
                 }
                 other => {
                     self.held = Some(other);
