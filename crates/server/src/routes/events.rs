@@ -357,11 +357,9 @@ impl Subscriber {
         loop {
             let next = match self.next_from_backlog() {
                 Some(event) => Ok(event),
-                None => match self.receiver.try_recv() {
-                    Ok(event) => Ok(event),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
-                    Err(TryRecvError::Closed) => Err(RecvError::Closed),
+                None => match self.try_receive() {
+                    Some(next) => next,
+                    None => break,
                 },
             };
             match next {
@@ -385,6 +383,16 @@ impl Subscriber {
         group
     }
 
+    /// What the receiver has without waiting: `None` when it is empty.
+    fn try_receive(&mut self) -> Option<Result<Arc<Frame>, RecvError>> {
+        match self.receiver.try_recv() {
+            Ok(event) => Some(Ok(event)),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Lagged(missed)) => Some(Err(RecvError::Lagged(missed))),
+            Err(TryRecvError::Closed) => Some(Err(RecvError::Closed)),
+        }
+    }
+
     fn next_from_backlog(&mut self) -> Option<Arc<Frame>> {
         let event = self.backlog.next()?;
         if self.backlog.len() == 0 {
@@ -400,23 +408,15 @@ impl Subscriber {
             return None;
         }
         // Held back while gathering updates: it came before the rest.
-        let held = self.held.take();
-        if held.is_none() {
-            if let Some(event) = self.next_from_backlog() {
-                return Some(event);
-            }
-        }
-        let next = match held {
-            Some(held) => held,
-            None => match self.receiver.try_recv() {
-                Ok(event) => Ok(event),
-                Err(TryRecvError::Lagged(missed)) => Err(RecvError::Lagged(missed)),
-                Err(TryRecvError::Closed) => Err(RecvError::Closed),
-                Err(TryRecvError::Empty) => {
-                    self.count_deliveries();
-                    self.receiver.recv().await
-                }
-            },
+        let next = if let Some(held) = self.held.take() {
+            held
+        } else if let Some(event) = self.next_from_backlog() {
+            return Some(event);
+        } else if let Some(next) = self.try_receive() {
+            next
+        } else {
+            self.count_deliveries();
+            self.receiver.recv().await
         };
         match next {
             Ok(event) if event.name == EventName::Shutdown => {
